@@ -1,0 +1,47 @@
+# The two commands a newcomer needs:  make run   (demo ledger + API)   and   make test   (everything).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+RETIREES ?= 500
+
+.PHONY: venv run demo serve test lint typecheck kafka-up kafka-down bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## run: fresh demo ledger (embedded SQLite) and the API on http://$(HOST):$(PORT)/docs
+run: $(STAMP)
+	$(BIN)/ledger demo --retirees $(RETIREES) --seed 7 --fresh
+	$(BIN)/ledger serve --host $(HOST) --port $(PORT) --dev
+
+## test: lint, types, import contracts and the whole pytest suite (starts its own Kafka broker)
+test: $(STAMP) lint typecheck
+	$(BIN)/python -m ledger.devtools.kafka_broker fetch
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check ledger projections api tests bench
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+kafka-up: $(STAMP)
+	$(BIN)/ledger kafka up
+
+kafka-down: $(STAMP)
+	$(BIN)/ledger kafka down
+
+bench: $(STAMP)
+	$(BIN)/ledger bench
+
+clean:
+	rm -rf $(VENV) .ledger .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,321 @@
+"""The application service: commands (load, decide, save) and queries over the event log.
+
+``Ledger.handle(command, context)`` is the only way events are appended. It is atomic (all
+events of one command or none) and idempotent per event id. Queries return aggregates or
+``HistoryEntry`` rows; they never write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, ClassVar, cast
+from uuid import UUID, uuid4, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Mapper, PersistenceError, Transcoder
+from eventsourcing.utils import Environment, EnvType
+
+from ledger import commands as cmd
+from ledger.codec import OrjsonTranscoder
+from ledger.config import Settings
+from ledger.domain.community import Community
+from ledger.domain.identity import IdentityClaim
+from ledger.domain.retiree import Retiree
+from ledger.domain.values import community_uuid
+from ledger.errors import (
+    ConflictError,
+    NotFoundError,
+    RuleViolationError,
+    UnavailableError,
+    VersionConflictError,
+)
+from ledger.eventlog.base import EventLog, LogRecord
+from ledger.keys import IdentityHasher, load_or_create_key
+
+COMMON_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One event of a stream, decoded, at its place in the global log."""
+
+    seq: int
+    stream: str
+    version: int
+    type: str
+    timestamp: datetime
+    recorded_by: str
+    event_id: str | None
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+def event_type(event: object) -> str:
+    return type(event).__name__
+
+
+def event_data(event: object) -> dict[str, Any]:
+    """The business fields of an event (no ids, version, time or author)."""
+    return {k: v for k, v in vars(event).items() if k not in COMMON_FIELDS and k not in ("recorded_by", "event_id")}
+
+
+class Ledger(Application[UUID]):
+    """The Social Care Ledger application (see DESIGN.md sections 2 and 3)."""
+
+    name = "ledger"
+    _RETIREE_METHODS: ClassVar[dict[type, str]] = {
+        cmd.TransferToCommunity: "transfer_to_community",
+        cmd.Relocate: "relocate",
+        cmd.AdjustPension: "adjust_pension",
+        cmd.CertifyEligibility: "certify_eligibility",
+        cmd.SuspendPension: "suspend_pension",
+        cmd.ResumePension: "resume_pension",
+        cmd.DeliverService: "deliver_service",
+        cmd.RateSatisfaction: "rate_satisfaction",
+        cmd.RecordDeath: "record_death",
+    }
+    _COMMUNITY_METHODS: ClassVar[dict[type, str]] = {
+        cmd.JoinStaff: "join_staff",
+        cmd.RecordStaffLeft: "record_staff_left",
+        cmd.RecordTraining: "record_training",
+    }
+    _NEEDS_TODAY = frozenset(
+        {"certify_eligibility", "deliver_service", "rate_satisfaction", "record_death",
+         "join_staff", "record_staff_left", "record_training"}
+    )
+
+    def __init__(self, settings: Settings, env: EnvType | None = None, clock: Callable[[], date] = date.today) -> None:
+        self.settings = settings
+        settings.home.mkdir(parents=True, exist_ok=True)
+        self.snapshotting_intervals = {Retiree: settings.snapshot_interval, Community: settings.snapshot_interval}
+        self._hasher = IdentityHasher(load_or_create_key(settings.lookup_key_path))
+        self._clock = clock
+        self.after_append: list[Callable[[], None]] = []
+        super().__init__(env)
+
+    # ---- wiring -------------------------------------------------------------------------------
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """Configuration comes from ``Settings`` only (not from the process environment)."""
+        base: dict[str, str] = {"IS_SNAPSHOTTING_ENABLED": "y"}
+        if self.settings.backend == "sqlite":
+            base |= {"PERSISTENCE_MODULE": "ledger.eventlog.sqlite:LedgerSQLiteFactory", "SQLITE_DBNAME": str(self.settings.events_path)}
+        else:
+            base |= {
+                "PERSISTENCE_MODULE": "ledger.eventlog.kafka:KafkaFactory",
+                "KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap,
+                "KAFKA_TOPIC": self.settings.kafka_topic,
+                "KAFKA_INDEX_PATH": str(self.settings.events_path),
+                "KAFKA_TRANSACTIONAL_ID": f"{self.settings.ledger_name}-writer",
+            }
+        base.update(env or {})
+        return Environment(name, base)
+
+    def construct_transcoder(self) -> Transcoder:
+        return OrjsonTranscoder()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(transcoder=self.construct_transcoder())
+
+    @property
+    def log(self) -> EventLog:  # type: ignore[override]
+        return cast(EventLog, self.recorder)
+
+    # ---- commands -----------------------------------------------------------------------------
+
+    def handle(self, command: cmd.Command, context: cmd.Context | None = None) -> cmd.Appended:
+        """Decides and appends the events of one command; see the module docstring."""
+        context = context or cmd.Context()
+        event_id = self._event_id(context)
+        if context.idempotency_key is not None or context.event_id is not None:
+            replay = self._replay(command, event_id)
+            if replay is not None:
+                return replay
+        today = context.today or self._clock()
+        aggregates, public_id = self._decide(command, context, event_id, today)
+        pending = [event for aggregate in aggregates for event in aggregate.pending_events]
+        event_ids = [str(event.event_id) for event in pending]  # type: ignore[attr-defined]
+        try:
+            recordings = self.save(*aggregates, event_ids=event_ids)
+        except IntegrityError:
+            replay = self._replay(command, event_id)
+            if replay is not None:
+                return replay
+            if isinstance(command, cmd.Enroll):
+                raise RuleViolationError("one_enrollment_per_id_number", "this ID number is already enrolled") from None
+            if isinstance(command, cmd.RegisterCommunity):
+                raise ConflictError(f"community {command.code} is already registered") from None
+            raise VersionConflictError("the stream changed meanwhile; reload and retry") from None
+        except PersistenceError as error:
+            raise UnavailableError(f"the event log is unavailable: {type(error).__name__}") from None
+        for hook in self.after_append:
+            hook()
+        main = aggregates[0]
+        return cmd.Appended(id=public_id, version=main.version, seq=recordings[0].notification.id)
+
+    def _event_id(self, context: cmd.Context) -> UUID:
+        if context.event_id is not None:
+            return context.event_id
+        if context.idempotency_key is not None:
+            return uuid5(uuid5(community_uuid("idempotency"), context.principal), context.idempotency_key)
+        return uuid4()
+
+    def _replay(self, command: cmd.Command, event_id: UUID) -> cmd.Appended | None:
+        found = self.log.find_event(str(event_id))
+        if found is None:
+            return None
+        if isinstance(command, cmd.RegisterCommunity | cmd.JoinStaff | cmd.RecordStaffLeft | cmd.RecordTraining):
+            public_id = command.code if isinstance(command, cmd.RegisterCommunity) else command.community
+        else:
+            public_id = str(found.originator_id)
+        return cmd.Appended(id=public_id, version=found.originator_version, seq=found.id, replayed=True)
+
+    def _decide(
+        self, command: cmd.Command, context: cmd.Context, event_id: UUID, today: date
+    ) -> tuple[list[Aggregate], str]:
+        stamp = {"recorded_by": context.principal, "event_id": event_id}
+        fields = {f.name: getattr(command, f.name) for f in dataclasses.fields(command)}
+        if isinstance(command, cmd.RegisterCommunity):
+            self._expect_new(context)
+            return [Community.register(**fields, **stamp)], command.code
+        if isinstance(command, cmd.Enroll):
+            self._expect_new(context)
+            claim_id = self._hasher.claim_id(command.id_number)
+            if self._exists(claim_id):
+                raise RuleViolationError("one_enrollment_per_id_number", "this ID number is already enrolled")
+            retiree = Retiree.enroll(retiree_id=uuid4(), **fields, **stamp)
+            claim = IdentityClaim.claim(
+                claim_id=claim_id, retiree_id=retiree.id, recorded_by=context.principal, event_id=uuid5(event_id, "claim")
+            )
+            return [retiree, claim], str(retiree.id)
+        if type(command) in self._COMMUNITY_METHODS:
+            code = fields.pop("community")
+            community = self.community(code)
+            self._expect_version(community, context)
+            method = self._COMMUNITY_METHODS[type(command)]
+            getattr(community, method)(**fields, **stamp, **({"today": today} if method in self._NEEDS_TODAY else {}))
+            return [community], code
+        retiree = self.retiree(fields.pop("retiree_id"))
+        self._expect_version(retiree, context)
+        method = self._RETIREE_METHODS[type(command)]
+        extra: dict[str, Any] = {"today": today} if method in self._NEEDS_TODAY else {}
+        if isinstance(command, cmd.TransferToCommunity | cmd.Relocate):
+            target = command.community if isinstance(command, cmd.TransferToCommunity) else command.to_community
+            if not self._exists(community_uuid(target)):
+                raise RuleViolationError("community_registered", f"community {target} is not registered")
+        if isinstance(command, cmd.DeliverService):
+            extra["staff_active"] = self._staff_active(command.community, command.staff_id, command.delivered_on)
+        getattr(retiree, method)(**fields, **stamp, **extra)
+        return [retiree], str(retiree.id)
+
+    def _staff_active(self, code: str, staff_id: str, day: date) -> bool:
+        try:
+            return self.community(code).staff_active_on(staff_id, day)
+        except NotFoundError:
+            return False
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.events.recorder.select_events(aggregate_id, limit=1))
+
+    @staticmethod
+    def _expect_new(context: cmd.Context) -> None:
+        if context.expected_version not in (None, 0):
+            raise VersionConflictError("a new stream starts at version 0")
+
+    @staticmethod
+    def _expect_version(aggregate: Aggregate, context: cmd.Context) -> None:
+        if context.expected_version is not None and aggregate.version != context.expected_version:
+            raise VersionConflictError(
+                f"expected version {context.expected_version}, the stream is at version {aggregate.version}"
+            )
+
+    # ---- queries ------------------------------------------------------------------------------
+
+    def retiree(self, retiree_id: UUID, *, version: int | None = None, as_of: date | None = None) -> Retiree:
+        """The retiree now, at a stream ``version``, or ``as_of`` a business date.
+
+        ``as_of`` folds, in recorded order, the events whose business date (effective date,
+        delivery date, ...) is on or before that day.
+        """
+        if as_of is not None:
+            return self._retiree_as_of(retiree_id, as_of)
+        aggregate = self._get(retiree_id, version)
+        if not isinstance(aggregate, Retiree):
+            raise NotFoundError("no retiree with this id")
+        if version is not None and aggregate.version != version:
+            raise NotFoundError(f"the retiree has no version {version}")
+        return aggregate
+
+    def _retiree_as_of(self, retiree_id: UUID, as_of: date) -> Retiree:
+        events = list(self.events.get(retiree_id))
+        if not events or not isinstance(events[0], Retiree.Enrolled):
+            raise NotFoundError("no retiree with this id")
+        if events[0].business_date > as_of:
+            raise NotFoundError(f"the retiree was not enrolled as of {as_of.isoformat()}")
+        retiree = cast(Retiree, events[0].mutate(None))
+        for event in events[1:]:
+            if cast(Retiree.Event, event).business_date <= as_of:
+                event.apply(retiree)  # type: ignore[attr-defined]
+                retiree.version = event.originator_version
+        return retiree
+
+    def community(self, code: str) -> Community:
+        aggregate = self._get(community_uuid(code), None)
+        if not isinstance(aggregate, Community):
+            raise NotFoundError("no community with this code")
+        return aggregate
+
+    def _get(self, aggregate_id: UUID, version: int | None) -> Aggregate:
+        try:
+            return cast(Aggregate, self.repository.get(aggregate_id, version=version))
+        except AggregateNotFoundError:
+            raise NotFoundError("not found") from None
+
+    def find_retiree(self, id_number: str) -> UUID | None:
+        """Looks a retiree up by national ID number through the keyed hash."""
+        try:
+            claim = self.repository.get(self._hasher.claim_id(id_number))
+        except AggregateNotFoundError:
+            return None
+        return cast(IdentityClaim, claim).retiree_id
+
+    def history(self, stream_id: UUID) -> list[HistoryEntry]:
+        records = self.log.select_stream(stream_id)
+        if not records:
+            raise NotFoundError("no stream with this id")
+        return [self.entry(record) for record in records]
+
+    def entry(self, record: LogRecord) -> HistoryEntry:
+        event = self.mapper.to_domain_event(record)
+        return HistoryEntry(
+            seq=record.id,
+            stream=str(record.originator_id),
+            version=record.originator_version,
+            type=event_type(event),
+            timestamp=event.timestamp,
+            recorded_by=getattr(event, "recorded_by", ""),
+            event_id=record.event_id,
+            data=event_data(event),
+            prev_hash=record.prev_hash,
+            hash=record.hash,
+        )
+
+    def read_log(self, after: int = 0, limit: int = 100) -> list[LogRecord]:
+        """Records with ``seq > after``, at most ``limit``, in ``seq`` order."""
+        return cast(list[LogRecord], list(self.log.select_notifications(after, limit, inclusive_of_start=False)))
+
+    def iter_log(self, after: int = 0, batch: int = 1000) -> Iterator[LogRecord]:
+        while True:
+            records = self.read_log(after, batch)
+            if not records:
+                return
+            yield from records
+            after = records[-1].id
+
+    def head(self) -> int:
+        return self.log.max_notification_id() or 0

@@ -1,0 +1,78 @@
+"""Typed settings, read once at the edge (CLI, ``create_app``) and passed down.
+
+Nothing here touches the disk at import time; ``Settings.from_env()`` only reads variables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ledger.errors import InvalidInputError
+
+DEFAULT_HOME = ".ledger"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the ledger keeps its data and which event log it writes to.
+
+    ``log_url`` is ``sqlite`` (the default: ``HOME/events.db``) or ``kafka://HOST:PORT``.
+    """
+
+    home: Path = field(default_factory=lambda: Path(DEFAULT_HOME))
+    log_url: str = "sqlite"
+    snapshot_interval: int = 50
+    kafka_topic: str = "ledger.events"
+    ledger_name: str = "ledger"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Builds settings from ``LEDGER_*`` variables; explicit overrides win."""
+        env = os.environ if env is None else env
+        settings = cls(
+            home=Path(env.get("LEDGER_HOME", DEFAULT_HOME)),
+            log_url=env.get("LEDGER_LOG", "sqlite"),
+            snapshot_interval=_int(env.get("LEDGER_SNAPSHOT_INTERVAL", "50"), "LEDGER_SNAPSHOT_INTERVAL"),
+            kafka_topic=env.get("LEDGER_KAFKA_TOPIC", "ledger.events"),
+            ledger_name=env.get("LEDGER_NAME", "ledger"),
+        )
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return replace(settings, **clean)  # type: ignore[arg-type]
+
+    @property
+    def events_path(self) -> Path:
+        """The SQLite event log (embedded default) or the Kafka index beside it."""
+        return self.home / ("events.db" if self.backend == "sqlite" else "kafka-index.db")
+
+    @property
+    def views_path(self) -> Path:
+        return self.home / "views.db"
+
+    @property
+    def lookup_key_path(self) -> Path:
+        return self.home / "keys" / "lookup.key"
+
+    @property
+    def backend(self) -> str:
+        if self.log_url == "sqlite":
+            return "sqlite"
+        if self.log_url.startswith("kafka://") and len(self.log_url) > len("kafka://"):
+            return "kafka"
+        raise InvalidInputError(f"unsupported event log {self.log_url!r}: use 'sqlite' or 'kafka://HOST:PORT'")
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.log_url.removeprefix("kafka://")
+
+
+def _int(raw: str, name: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInputError(f"{name} must be an integer, got {raw!r}") from None
+    if value < 1:
+        raise InvalidInputError(f"{name} must be positive, got {value}")
+    return value

@@ -1,0 +1,135 @@
+"""The Community aggregate: the executor of services and its staff.
+
+Staff records keep every stint (joined, left) so that "active on a date" can be answered for
+any past date, as the service rule needs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from ledger.domain.values import community_uuid, not_in_future
+from ledger.errors import RuleViolationError
+
+
+class Community(Aggregate):
+    """A residents' community (urban) or town (rural) that manages retirees."""
+
+    class Event(Aggregate.Event):
+        recorded_by: str
+        event_id: UUID
+
+        @property
+        def business_date(self) -> date:
+            return self.timestamp.date()
+
+    class Registered(Event, Aggregate.Created):
+        code: str
+        name: str
+        city: str
+        district: str
+        street: str
+        kind: str
+
+        def apply(self, c: Community) -> None:
+            c.code, c.name, c.city, c.district, c.street, c.kind = (
+                self.code, self.name, self.city, self.district, self.street, self.kind,
+            )
+            c.staff = {}
+
+    class StaffJoined(Event):
+        staff_id: str
+        name: str
+        role: str
+        qualified_social_worker: bool
+        joined_on: date
+
+        @property
+        def business_date(self) -> date:
+            return self.joined_on
+
+        def apply(self, c: Community) -> None:
+            member = c.staff.setdefault(self.staff_id, {"stints": [], "training_hours": 0})
+            member.update(name=self.name, role=self.role, qualified=self.qualified_social_worker)
+            member["stints"].append([self.joined_on, None])
+
+    class StaffLeft(Event):
+        staff_id: str
+        left_on: date
+        reason: str
+
+        @property
+        def business_date(self) -> date:
+            return self.left_on
+
+        def apply(self, c: Community) -> None:
+            c.staff[self.staff_id]["stints"][-1][1] = self.left_on
+
+    class StaffTrained(Event):
+        staff_id: str
+        course: str
+        hours: int
+        completed_on: date
+
+        @property
+        def business_date(self) -> date:
+            return self.completed_on
+
+        def apply(self, c: Community) -> None:
+            c.staff[self.staff_id]["training_hours"] += self.hours
+
+    if TYPE_CHECKING:  # set by the events' apply(); not constructor arguments
+        code: str
+        name: str
+        city: str
+        district: str
+        street: str
+        kind: str
+        staff: dict[str, dict[str, Any]]
+
+    @classmethod
+    def register(cls, *, code: str, recorded_by: str, event_id: UUID, **fields: Any) -> Community:
+        return cls._create(
+            cls.Registered, id=community_uuid(code), code=code, recorded_by=recorded_by, event_id=event_id, **fields
+        )
+
+    def join_staff(self, *, staff_id: str, joined_on: date, today: date, **fields: Any) -> None:
+        not_in_future(joined_on, today, "joining date")
+        member = self.staff.get(staff_id)
+        if member is not None:
+            last_joined, last_left = member["stints"][-1]
+            if last_left is None:
+                raise RuleViolationError("staff_already_active", "the staff member is already active here")
+            if joined_on <= last_left:
+                raise RuleViolationError("staff_rejoin_after_leaving", "a new stint must start after the last one ended")
+        self.trigger_event(self.StaffJoined, staff_id=staff_id, joined_on=joined_on, **fields)
+
+    def record_staff_left(self, *, staff_id: str, left_on: date, today: date, **fields: Any) -> None:
+        not_in_future(left_on, today, "leaving date")
+        member = self.staff.get(staff_id)
+        if member is None or member["stints"][-1][1] is not None:
+            raise RuleViolationError("staff_active_in_community", "the staff member is not active here")
+        if left_on < member["stints"][-1][0]:
+            raise RuleViolationError("staff_left_after_joining", "leaving date precedes joining date")
+        self.trigger_event(self.StaffLeft, staff_id=staff_id, left_on=left_on, **fields)
+
+    def record_training(self, *, staff_id: str, hours: int, completed_on: date, today: date, **fields: Any) -> None:
+        not_in_future(completed_on, today, "training date")
+        if not self.staff_active_on(staff_id, completed_on):
+            raise RuleViolationError("staff_active_in_community", "training is recorded for active staff only")
+        if not 0 < hours <= 2000:
+            raise RuleViolationError("training_hours_plausible", "training hours must be between 1 and 2000")
+        self.trigger_event(self.StaffTrained, staff_id=staff_id, hours=hours, completed_on=completed_on, **fields)
+
+    def staff_active_on(self, staff_id: str, day: date) -> bool:
+        """True when ``day`` falls in a stint: joined_on <= day <= left_on (the leaving day counts)."""
+        member = self.staff.get(staff_id)
+        if member is None:
+            return False
+        return any(joined <= day and (left is None or day <= left) for joined, left in member["stints"])

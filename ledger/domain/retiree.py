@@ -1,0 +1,384 @@
+"""The Retiree aggregate: enrollment, the move from danwei to community, pension, services.
+
+Each event is a frozen, versioned storage format; ``apply`` is its fold step and runs both on
+command and on replay. Commands check the rules of DESIGN.md section 2 first and raise
+``RuleViolationError`` naming the rule; a refused command triggers no event.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from ledger.domain.values import (
+    AdjustmentReason,
+    PensionStatus,
+    Stage,
+    check_month,
+    first_day,
+    money,
+    month_of,
+    not_in_future,
+)
+from ledger.errors import RuleViolationError
+
+
+def refuse(rule: str, detail: str) -> RuleViolationError:
+    return RuleViolationError(rule, detail)
+
+
+class Retiree(Aggregate):
+    """A retired enterprise worker, from enrollment to death."""
+
+    class Event(Aggregate.Event):
+        """Every retiree event records who wrote it and carries a unique event id."""
+
+        recorded_by: str
+        event_id: UUID
+
+        @property
+        def business_date(self) -> date:
+            """The date the fact took effect (projections and ``as_of`` use it)."""
+            return self.timestamp.date()
+
+    class Enrolled(Event, Aggregate.Created):
+        name: str
+        id_number: str
+        sex: str
+        birth_date: date
+        danwei_code: str
+        danwei_name: str
+        retirement_date: date
+        monthly_pension: Decimal
+        agency: str
+        city: str
+        district: str
+
+        @property
+        def business_date(self) -> date:
+            return self.retirement_date
+
+        def apply(self, r: Retiree) -> None:
+            r.name, r.id_number, r.sex, r.birth_date = self.name, self.id_number, self.sex, self.birth_date
+            r.danwei_code, r.danwei_name = self.danwei_code, self.danwei_name
+            r.retirement_date, r.monthly_pension = self.retirement_date, self.monthly_pension
+            r.agency, r.city, r.district = self.agency, self.city, self.district
+            r.stage = Stage.DANWEI.value
+            r.community = None
+            r.placements = []
+            r.pension_status = PensionStatus.ACTIVE.value
+            r.certified_years = []
+            r.services = {}
+            r.overall_rated_on = []
+            r.date_of_death = None
+
+    class TransferredToCommunity(Event):
+        from_danwei: str
+        community: str
+        effective_date: date
+        personnel_file: bool
+        socialized_payment: bool
+        contact_card: bool
+        party_relation: bool
+        approved_by: str
+
+        @property
+        def business_date(self) -> date:
+            return self.effective_date
+
+        def apply(self, r: Retiree) -> None:
+            r.stage = Stage.COMMUNITY.value
+            r.community = self.community
+            r.placements.append([self.community, self.effective_date])
+
+    class Relocated(Event):
+        from_community: str
+        to_community: str
+        effective_date: date
+        reason: str
+
+        @property
+        def business_date(self) -> date:
+            return self.effective_date
+
+        def apply(self, r: Retiree) -> None:
+            r.community = self.to_community
+            r.placements.append([self.to_community, self.effective_date])
+
+    class PensionAdjusted(Event):
+        previous_amount: Decimal
+        new_amount: Decimal
+        effective_month: str
+        reason: str
+        policy_reference: str
+
+        @property
+        def business_date(self) -> date:
+            return first_day(self.effective_month)
+
+        def apply(self, r: Retiree) -> None:
+            r.monthly_pension = self.new_amount
+
+    class EligibilityCertified(Event):
+        year: int
+        method: str
+        certified_on: date
+
+        @property
+        def business_date(self) -> date:
+            return self.certified_on
+
+        def apply(self, r: Retiree) -> None:
+            r.certified_years.append(self.year)
+
+    class PensionSuspended(Event):
+        effective_month: str
+        reason: str
+
+        @property
+        def business_date(self) -> date:
+            return first_day(self.effective_month)
+
+        def apply(self, r: Retiree) -> None:
+            r.pension_status = PensionStatus.SUSPENDED.value
+
+    class PensionResumed(Event):
+        effective_month: str
+        reason: str
+        back_pay: Decimal
+
+        @property
+        def business_date(self) -> date:
+            return first_day(self.effective_month)
+
+        def apply(self, r: Retiree) -> None:
+            r.pension_status = PensionStatus.ACTIVE.value
+
+    class ServiceDelivered(Event):
+        service_id: str
+        community: str
+        service_type: str
+        delivered_on: date
+        staff_id: str
+        duration_minutes: int
+        notes: str
+
+        @property
+        def business_date(self) -> date:
+            return self.delivered_on
+
+        def apply(self, r: Retiree) -> None:
+            r.services[self.service_id] = {
+                "community": self.community,
+                "service_type": self.service_type,
+                "delivered_on": self.delivered_on,
+                "rated": False,
+            }
+
+    class SatisfactionRated(Event):
+        service_id: str | None
+        score: int
+        comment: str
+        rated_on: date
+        channel: str
+
+        @property
+        def business_date(self) -> date:
+            return self.rated_on
+
+        def apply(self, r: Retiree) -> None:
+            if self.service_id is None:
+                r.overall_rated_on.append(self.rated_on)
+            else:
+                r.services[self.service_id]["rated"] = True
+
+    class Deceased(Event):
+        date_of_death: date
+        reported_by: str
+
+        @property
+        def business_date(self) -> date:
+            return self.date_of_death
+
+        def apply(self, r: Retiree) -> None:
+            r.stage = Stage.DECEASED.value
+            r.pension_status = PensionStatus.ENDED.value
+            r.date_of_death = self.date_of_death
+
+    if TYPE_CHECKING:  # set by the events' apply(); not constructor arguments
+        name: str
+        id_number: str
+        sex: str
+        birth_date: date
+        danwei_code: str
+        danwei_name: str
+        retirement_date: date
+        monthly_pension: Decimal
+        agency: str
+        city: str
+        district: str
+        stage: str
+        community: str | None
+        placements: list[list[Any]]
+        pension_status: str
+        certified_years: list[int]
+        services: dict[str, dict[str, Any]]
+        overall_rated_on: list[date]
+        date_of_death: date | None
+
+    # ---- commands -------------------------------------------------------------------------
+
+    @classmethod
+    def enroll(cls, *, retiree_id: UUID, recorded_by: str, event_id: UUID, **fields: Any) -> Retiree:
+        if fields["retirement_date"] <= fields["birth_date"]:
+            raise refuse("retirement_after_birth", "retirement date must be after birth date")
+        fields["monthly_pension"] = money(fields["monthly_pension"])
+        return cls._create(
+            cls.Enrolled, id=retiree_id, recorded_by=recorded_by, event_id=event_id, **fields
+        )
+
+    def transfer_to_community(self, *, effective_date: date, **fields: Any) -> None:
+        self._alive()
+        if self.stage != Stage.DANWEI:
+            raise refuse("transfer_only_from_danwei", "a transfer is only possible from the danwei stage")
+        if effective_date < self.retirement_date:
+            raise refuse("transfer_before_retirement", "a transfer cannot take effect before retirement")
+        if fields["from_danwei"] != self.danwei_code:
+            raise refuse("transfer_from_own_danwei", "from_danwei must be the retiree's danwei")
+        self.trigger_event(self.TransferredToCommunity, effective_date=effective_date, **fields)
+
+    def relocate(self, *, to_community: str, effective_date: date, **fields: Any) -> None:
+        self._alive()
+        if self.stage != Stage.COMMUNITY or self.community is None:
+            raise refuse("relocation_only_while_community_managed", "relocation needs a managing community")
+        if to_community == self.community:
+            raise refuse("relocation_to_other_community", "the retiree already lives in that community")
+        if effective_date < self.placements[-1][1]:
+            raise refuse("relocation_date_order", "relocation cannot precede the current placement")
+        self.trigger_event(
+            self.Relocated,
+            from_community=self.community,
+            to_community=to_community,
+            effective_date=effective_date,
+            **fields,
+        )
+
+    def adjust_pension(
+        self, *, previous_amount: Decimal, new_amount: Decimal, effective_month: str, reason: str, **fields: Any
+    ) -> None:
+        if self.stage == Stage.DECEASED:
+            death = self.date_of_death
+            if reason != AdjustmentReason.CORRECTION or death is None or effective_month > month_of(death):
+                raise refuse("retiree_deceased", "after death only corrections up to the month of death are accepted")
+        elif self.pension_status == PensionStatus.SUSPENDED:
+            raise refuse("pension_suspended", "a suspended pension cannot be adjusted until resumed")
+        new_amount = money(new_amount)
+        if money(previous_amount) != self.monthly_pension:
+            raise refuse("previous_amount_must_match", "previous_amount differs from the current pension")
+        if check_month(effective_month) < month_of(self.retirement_date):
+            raise refuse("effective_month_before_retirement", "the effective month precedes retirement")
+        self.trigger_event(
+            self.PensionAdjusted,
+            previous_amount=self.monthly_pension,
+            new_amount=new_amount,
+            effective_month=effective_month,
+            reason=reason,
+            **fields,
+        )
+
+    def certify_eligibility(self, *, year: int, certified_on: date, today: date, **fields: Any) -> None:
+        self._alive()
+        not_in_future(certified_on, today, "certification date")
+        if year in self.certified_years:
+            raise refuse("one_certification_per_year", f"already certified for {year}")
+        if certified_on.year != year:
+            raise refuse("certification_in_its_year", "certified_on must fall in the certified year")
+        if certified_on < self.retirement_date:
+            raise refuse("certification_before_retirement", "certification precedes retirement")
+        self.trigger_event(self.EligibilityCertified, year=year, certified_on=certified_on, **fields)
+
+    def suspend_pension(self, *, effective_month: str, **fields: Any) -> None:
+        self._alive()
+        if self.pension_status != PensionStatus.ACTIVE:
+            raise refuse("pension_not_active", "only an active pension can be suspended")
+        if check_month(effective_month) < month_of(self.retirement_date):
+            raise refuse("effective_month_before_retirement", "the effective month precedes retirement")
+        self.trigger_event(self.PensionSuspended, effective_month=effective_month, **fields)
+
+    def resume_pension(self, *, effective_month: str, back_pay: Decimal, **fields: Any) -> None:
+        self._alive()
+        if self.pension_status != PensionStatus.SUSPENDED:
+            raise refuse("pension_not_suspended", "only a suspended pension can be resumed")
+        if not back_pay.is_finite() or back_pay < 0:
+            raise refuse("back_pay_not_negative", "back pay cannot be negative")
+        check_month(effective_month)
+        self.trigger_event(
+            self.PensionResumed, effective_month=effective_month, back_pay=back_pay.quantize(Decimal("0.01")), **fields
+        )
+
+    def deliver_service(
+        self,
+        *,
+        service_id: str,
+        community: str,
+        delivered_on: date,
+        staff_active: bool,
+        today: date,
+        **fields: Any,
+    ) -> None:
+        """``staff_active`` is the community's answer for the staff member on ``delivered_on``."""
+        self._alive()
+        not_in_future(delivered_on, today, "service date")
+        if self.community_on(delivered_on) != community:
+            raise refuse("service_by_managing_community", "the community did not manage the retiree on that date")
+        if not staff_active:
+            raise refuse("staff_active_in_community", "the staff member was not active in the community on that date")
+        if service_id in self.services:
+            raise refuse("service_id_unique", "this service id is already recorded")
+        self.trigger_event(
+            self.ServiceDelivered, service_id=service_id, community=community, delivered_on=delivered_on, **fields
+        )
+
+    def rate_satisfaction(self, *, service_id: str | None, score: int, rated_on: date, today: date, **fields: Any) -> None:
+        self._alive()
+        not_in_future(rated_on, today, "rating date")
+        if not 1 <= score <= 5:
+            raise refuse("score_between_1_and_5", "a score is between 1 and 5")
+        if service_id is not None:
+            service = self.services.get(service_id)
+            if service is None:
+                raise refuse("rating_of_delivered_service", "the rating names no service delivered to this retiree")
+            if service["rated"]:
+                raise refuse("one_rating_per_service", "this service is already rated")
+            if rated_on < service["delivered_on"]:
+                raise refuse("rating_after_service", "a rating cannot precede its service")
+        self.trigger_event(self.SatisfactionRated, service_id=service_id, score=score, rated_on=rated_on, **fields)
+
+    def record_death(self, *, date_of_death: date, today: date, **fields: Any) -> None:
+        self._alive()
+        not_in_future(date_of_death, today, "date of death")
+        if date_of_death < self.birth_date:
+            raise refuse("death_after_birth", "date of death precedes birth")
+        self.trigger_event(self.Deceased, date_of_death=date_of_death, **fields)
+
+    # ---- queries --------------------------------------------------------------------------
+
+    def community_on(self, day: date) -> str | None:
+        """The community that managed the retiree on ``day`` (None while with the danwei)."""
+        current = None
+        for community, since in self.placements:
+            if since <= day:
+                current = community
+        if self.date_of_death is not None and day > self.date_of_death:
+            return None
+        return current
+
+    def _alive(self) -> None:
+        if self.stage == Stage.DECEASED:
+            raise refuse("retiree_deceased", "after death nothing but corrections is accepted")

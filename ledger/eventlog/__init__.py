@@ -1,0 +1,1 @@
+"""The event log: one contract (``base.EventLog``), one persistence module per backend."""

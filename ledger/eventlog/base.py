@@ -1,0 +1,66 @@
+"""The event-log contract shared by every backend (DESIGN.md section 3).
+
+Both backends are ``eventsourcing`` application recorders and add:
+
+* a dense global sequence: ``seq`` (the notification id) is 1, 2, 3 ... with no gaps;
+* an event id per stored event, unique in the ledger: appending an event id seen before
+  raises ``IntegrityError`` and writes nothing, and ``find_event`` returns the original;
+* the hash chain (DESIGN.md section 4): every record carries ``prev_hash`` and ``hash``,
+  computed by ``ledger.integrity.link_hash`` over the stored bytes in the same transaction;
+* ``select_stream`` returns one stream's records with their ``seq`` and hashes.
+
+``insert_events(stored_events, event_ids=[...])`` is atomic: every event or none. A stream
+version that exists already raises ``IntegrityError`` (the optimistic-concurrency check).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+from uuid import UUID
+
+from eventsourcing.persistence import Notification, StoredEvent
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class LogRecord(Notification):
+    """A stored event at its place in the global sequence (``id`` is the ``seq``)."""
+
+    event_id: str | None
+    prev_hash: str
+    hash: str
+
+    @property
+    def seq(self) -> int:
+        return self.id
+
+
+@runtime_checkable
+class EventLog(Protocol):
+    """What the ledger needs from a recorder, beyond ``eventsourcing.ApplicationRecorder``."""
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None: ...
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]: ...
+
+    def max_notification_id(self) -> int | None: ...
+
+    def find_event(self, event_id: str) -> LogRecord | None: ...
+
+    def select_stream(self, originator_id: UUID | str) -> list[LogRecord]: ...
+
+
+def canonical_id(originator_id: UUID | str) -> str:
+    """The form of a stream id that is hashed and exported (UUIDs with dashes)."""
+    return str(originator_id)

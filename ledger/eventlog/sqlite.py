@@ -1,0 +1,142 @@
+"""The embedded event log: the ``eventsourcing`` SQLite persistence module, extended.
+
+Select it with ``PERSISTENCE_MODULE=ledger.eventlog.sqlite:LedgerSQLiteFactory``. The ``stored_events`` table keeps
+the library's columns and adds ``event_id`` (unique), ``prev_hash`` and ``hash``; its rowid is
+the global ``seq``. Appends run in ``BEGIN IMMEDIATE`` transactions, one writer at a time, so
+``seq`` stays dense and each hash links to the row before it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, Notification, OperationalError, StoredEvent
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteFactory,
+)
+
+from ledger.eventlog.base import GENESIS_HASH, LogRecord, canonical_id
+from ledger.integrity import link_hash
+
+
+class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
+    """Application recorder with event ids, a dense sequence and the hash chain."""
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name)
+        self._write_lock = threading.Lock()
+        table = self.events_table_name
+        self.insert_events_statement = f"INSERT INTO {table} (rowid, originator_id, originator_version, topic, state, event_id, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)"  # noqa: E501
+        self._head_statement = f"SELECT rowid, hash FROM {table} ORDER BY rowid DESC LIMIT 1"
+        self._record_columns = "rowid, originator_id, originator_version, topic, state, event_id, prev_hash, hash"
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.events_table_name} ("
+            "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, topic TEXT NOT NULL, "
+            "state BLOB NOT NULL, event_id TEXT UNIQUE, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, "
+            "PRIMARY KEY (originator_id, originator_version))"
+        ]
+
+    @contextmanager
+    def _immediate(self) -> Iterator[SQLiteCursor]:
+        """One write transaction at a time, taking SQLite's write lock up front."""
+        with self._write_lock, self.datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                yield cursor
+                conn.commit()
+            except sqlite3.IntegrityError as error:
+                conn.rollback()
+                raise IntegrityError(error) from error
+            except sqlite3.OperationalError as error:
+                conn.rollback()
+                raise OperationalError(error) from error
+            except BaseException:
+                conn.rollback()
+                raise
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        with self._immediate() as cursor:
+            return self._insert_events(cursor, stored_events, **kwargs)
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], *, event_ids: Sequence[str | None] = (), **_: Any
+    ) -> Sequence[int] | None:
+        c.execute(self._head_statement)
+        head = c.fetchone()
+        seq, prev_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
+        ids = list(event_ids) + [None] * (len(stored_events) - len(event_ids))
+        rows = []
+        for stored, event_id in zip(stored_events, ids, strict=True):
+            seq += 1
+            stream = canonical_id(stored.originator_id)
+            digest = link_hash(prev_hash, seq, stream, stored.originator_version, stored.topic, event_id, stored.state)
+            key = stored.originator_id.hex if isinstance(stored.originator_id, UUID) else stored.originator_id
+            rows.append((seq, key, stored.originator_version, stored.topic, stored.state, event_id, prev_hash, digest))
+            prev_hash = digest
+        c.executemany(self.insert_events_statement, rows)
+        return [row[0] for row in rows]
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        clauses, params = [], []
+        if start is not None:
+            clauses.append("rowid>=?" if inclusive_of_start else "rowid>?")
+            params.append(start)
+        if stop is not None:
+            clauses.append("rowid<=?")
+            params.append(stop)
+        if topics:
+            clauses.append(f"topic IN ({','.join('?' * len(topics))})")
+            params.extend(topics)
+        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+        return self._records(f"{where}ORDER BY rowid LIMIT ?", [*params, limit])
+
+    def find_event(self, event_id: str) -> LogRecord | None:
+        found = self._records("WHERE event_id=?", [event_id])
+        return found[0] if found else None
+
+    def select_stream(self, originator_id: UUID | str) -> list[LogRecord]:
+        key = originator_id.hex if isinstance(originator_id, UUID) else originator_id
+        return self._records("WHERE originator_id=? ORDER BY originator_version", [key])
+
+    def _records(self, tail: str, params: Sequence[Any]) -> list[LogRecord]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT {self._record_columns} FROM {self.events_table_name} {tail}", params)
+            return [
+                LogRecord(
+                    id=row[0],
+                    originator_id=self.convert_originator_id(row[1]),
+                    originator_version=row[2],
+                    topic=row[3],
+                    state=row[4],
+                    event_id=row[5],
+                    prev_hash=row[6],
+                    hash=row[7],
+                )
+                for row in c.fetchall()
+            ]
+
+
+class LedgerSQLiteFactory(SQLiteFactory):
+    application_recorder_class = LedgerSQLiteRecorder
+
+
+

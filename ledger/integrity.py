@@ -1,0 +1,61 @@
+"""Tamper evidence: the hash chain along the global sequence (DESIGN.md section 4).
+
+``hash = SHA-256(prev_hash || header || state)`` where ``header`` is the JSON array
+``[seq, stream id, version, topic, event id]`` and ``state`` the event bytes as stored
+(ciphertext when encryption is on), so verifying needs no decryption key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from hashlib import sha256
+
+import orjson
+
+from ledger.eventlog.base import GENESIS_HASH, LogRecord, canonical_id
+
+
+def link_hash(
+    prev_hash: str, seq: int, originator_id: str, version: int, topic: str, event_id: str | None, state: bytes
+) -> str:
+    digest = sha256(bytes.fromhex(prev_hash))
+    digest.update(orjson.dumps([seq, originator_id, version, topic, event_id]))
+    digest.update(b"\n")
+    digest.update(state)
+    return digest.hexdigest()
+
+
+def record_hash(prev_hash: str, record: LogRecord) -> str:
+    return link_hash(
+        prev_hash,
+        record.id,
+        canonical_id(record.originator_id),
+        record.originator_version,
+        record.topic,
+        record.event_id,
+        record.state,
+    )
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first record that does not match the chain, and why."""
+
+    seq: int
+    reason: str
+
+
+def first_break(records: Iterable[LogRecord], prev_hash: str = GENESIS_HASH, start_seq: int = 1) -> ChainBreak | None:
+    """Walks records in order and returns the first gap, reordering or hash mismatch."""
+    expected_seq = start_seq
+    for record in records:
+        if record.id != expected_seq:
+            return ChainBreak(expected_seq, f"expected seq {expected_seq}, found {record.id}")
+        if record.prev_hash != prev_hash:
+            return ChainBreak(record.id, "prev_hash does not link to the previous event")
+        if record_hash(prev_hash, record) != record.hash:
+            return ChainBreak(record.id, "hash does not match the stored bytes")
+        prev_hash = record.hash
+        expected_seq += 1
+    return None
