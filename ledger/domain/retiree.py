@@ -161,6 +161,10 @@ class Retiree(Aggregate):
             r.pension_status = PensionStatus.ACTIVE.value
 
     class ServiceDelivered(Event):
+        """Version 2 added ``notes``; version-1 records are upcast with empty notes."""
+
+        class_version = 2
+
         service_id: str
         community: str
         service_type: str
@@ -172,6 +176,10 @@ class Retiree(Aggregate):
         @property
         def business_date(self) -> date:
             return self.delivered_on
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["notes"] = ""
 
         def apply(self, r: Retiree) -> None:
             r.services[self.service_id] = {
