@@ -27,6 +27,7 @@ class Settings:
     snapshot_interval: int = 50
     kafka_topic: str = "ledger.events"
     ledger_name: str = "ledger"
+    keys_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -38,6 +39,7 @@ class Settings:
             snapshot_interval=_int(env.get("LEDGER_SNAPSHOT_INTERVAL", "50"), "LEDGER_SNAPSHOT_INTERVAL"),
             kafka_topic=env.get("LEDGER_KAFKA_TOPIC", "ledger.events"),
             ledger_name=env.get("LEDGER_NAME", "ledger"),
+            keys_dir=Path(env["LEDGER_KEYS_DIR"]) if env.get("LEDGER_KEYS_DIR") else None,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)  # type: ignore[arg-type]
@@ -52,8 +54,13 @@ class Settings:
         return self.home / "views.db"
 
     @property
+    def keys_path(self) -> Path:
+        """Secret keys live OUTSIDE the data folder: ``LEDGER_KEYS_DIR`` or ``HOME-keys`` beside it."""
+        return self.keys_dir if self.keys_dir is not None else self.home.parent / f"{self.home.name}-keys"
+
+    @property
     def lookup_key_path(self) -> Path:
-        return self.home / "keys" / "lookup.key"
+        return self.keys_path / "lookup.key"
 
     @property
     def backend(self) -> str:

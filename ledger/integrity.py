@@ -1,8 +1,10 @@
 """Tamper evidence: the hash chain along the global sequence (DESIGN.md section 4).
 
-``hash = SHA-256(prev_hash || header || state)`` where ``header`` is the JSON array
-``[seq, stream id, version, topic, event id]`` and ``state`` the event bytes as stored
-(ciphertext when encryption is on), so verifying needs no decryption key.
+``hash = SHA-256(prev_hash || header || "\n" || SHA-256(state))`` where ``header`` is the JSON
+array ``[seq, stream id, version, topic, event id]`` and ``state`` the event bytes as stored
+(ciphertext when encryption is on), so verifying needs no decryption key. Hashing the digest
+of the state (not the state itself) lets an evidence bundle prove the chain between one
+retiree's events and a checkpoint with only the headers and state digests of other events.
 """
 
 from __future__ import annotations
@@ -19,10 +21,17 @@ from ledger.eventlog.base import GENESIS_HASH, LogRecord, canonical_id
 def link_hash(
     prev_hash: str, seq: int, originator_id: str, version: int, topic: str, event_id: str | None, state: bytes
 ) -> str:
+    return link_hash_of_digest(prev_hash, seq, originator_id, version, topic, event_id, sha256(state).digest())
+
+
+def link_hash_of_digest(
+    prev_hash: str, seq: int, originator_id: str, version: int, topic: str, event_id: str | None, state_digest: bytes
+) -> str:
+    """The same link, from the SHA-256 digest of the state (what evidence bundles carry)."""
     digest = sha256(bytes.fromhex(prev_hash))
     digest.update(orjson.dumps([seq, originator_id, version, topic, event_id]))
     digest.update(b"\n")
-    digest.update(state)
+    digest.update(state_digest)
     return digest.hexdigest()
 
 
