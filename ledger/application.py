@@ -34,7 +34,7 @@ from ledger.errors import (
     VersionConflictError,
 )
 from ledger.eventlog.base import EventLog, LogRecord
-from ledger.keys import IdentityHasher, load_or_create_key
+from ledger.keys import IdentityHasher, data_key, load_or_create_key
 
 COMMON_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 
@@ -113,6 +113,8 @@ class Ledger(Application[UUID]):
                 "KAFKA_INDEX_PATH": str(self.settings.events_path),
                 "KAFKA_TRANSACTIONAL_ID": f"{self.settings.ledger_name}-writer",
             }
+        if self.settings.encrypt:
+            base |= {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher", "CIPHER_KEY": data_key(self.settings)}
         base.update(env or {})
         return Environment(name, base)
 

@@ -28,6 +28,7 @@ class Settings:
     kafka_topic: str = "ledger.events"
     ledger_name: str = "ledger"
     keys_dir: Path | None = None
+    encrypt: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -40,6 +41,7 @@ class Settings:
             kafka_topic=env.get("LEDGER_KAFKA_TOPIC", "ledger.events"),
             ledger_name=env.get("LEDGER_NAME", "ledger"),
             keys_dir=Path(env["LEDGER_KEYS_DIR"]) if env.get("LEDGER_KEYS_DIR") else None,
+            encrypt=env.get("LEDGER_ENCRYPT", "1").lower() not in ("0", "false", "no", "off"),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)  # type: ignore[arg-type]
@@ -57,6 +59,11 @@ class Settings:
     def keys_path(self) -> Path:
         """Secret keys live OUTSIDE the data folder: ``LEDGER_KEYS_DIR`` or ``HOME-keys`` beside it."""
         return self.keys_dir if self.keys_dir is not None else self.home.parent / f"{self.home.name}-keys"
+
+    @property
+    def data_key_path(self) -> Path:
+        """AES-256-GCM key for event and snapshot state (``LEDGER_DATA_KEY`` overrides it)."""
+        return self.keys_path / "data.key"
 
     @property
     def lookup_key_path(self) -> Path:
