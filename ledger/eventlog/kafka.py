@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Sequence
+from pathlib import Path
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from eventsourcing.persistence import (
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteDatastore, SQLiteTrackingRecorder
 from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError, ProducerFencedError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, ProducerFencedError, TopicAlreadyExistsError
 
 from ledger.eventlog.base import canonical_id
 from ledger.eventlog.kafka_index import IndexRow, KafkaIndex
@@ -83,6 +84,7 @@ class KafkaConfig:
             batch_max=int(get("KAFKA_BATCH_MAX", "64")),
             batch_wait_ms=float(get("KAFKA_BATCH_WAIT_MS", "2")),
             write_timeout_s=float(get("KAFKA_WRITE_TIMEOUT_S", "15")),
+            client_timeout_ms=int(get("KAFKA_CLIENT_TIMEOUT_MS", "10000")),
         )
 
 
@@ -270,12 +272,12 @@ class KafkaRecorder(KafkaIndex, ApplicationRecorder):
                                ("prev_hash", row.prev_hash.encode()), ("hash", row.hash.encode())]
                     sent.append(producer.send(self.config.topic, key=canonical_id(row.originator_id).encode(),
                                               value=row.state, headers=headers))
-            producer.commit_transaction()
+            self._bounded(producer.commit_transaction)
         except ProducerFencedError:
             raise
         except BaseException:
             try:
-                producer.abort_transaction()
+                self._bounded(producer.abort_transaction)
             except Exception:  # the producer is reset by the caller; the topic is re-read before the next write
                 self._stale = True
             raise
@@ -291,6 +293,27 @@ class KafkaRecorder(KafkaIndex, ApplicationRecorder):
         for save, rows in accepted:
             save.done.set_result([row.seq for row in rows])
 
+    def _bounded(self, call: Callable[[], None]) -> None:
+        """Runs a transaction call that kafka-python may retry forever, for at most the client timeout.
+
+        On timeout the producer is abandoned (the caller resets it); the next writer's
+        ``init_transactions()`` fences it and settles its transaction, and the topic is re-read.
+        """
+        outcome: Future[None] = Future()
+
+        def run() -> None:
+            try:
+                call()
+                outcome.set_result(None)
+            except BaseException as error:
+                outcome.set_exception(error)
+
+        threading.Thread(target=run, name="kafka-transaction-call", daemon=True).start()
+        try:
+            outcome.result(timeout=self.config.client_timeout_ms / 1000)
+        except FutureTimeout:
+            raise KafkaTimeoutError("no answer from the transaction coordinator") from None
+
     def _fail(self, batch: list[_Save], error: Exception) -> None:
         for save in batch:
             if not save.done.done():
@@ -300,10 +323,14 @@ class KafkaRecorder(KafkaIndex, ApplicationRecorder):
         self._stale = True
         producer, self._producer = self._producer, None
         if producer is not None:
-            try:
-                producer.close(timeout=1)
-            except Exception:  # closing a broken producer must not hide the original error
-                pass
+            threading.Thread(target=self._close_quietly, args=(producer,), daemon=True).start()
+
+    @staticmethod
+    def _close_quietly(producer: KafkaProducer) -> None:
+        try:
+            producer.close(timeout=1)
+        except Exception:  # closing a broken producer must not hide the original error
+            pass
 
     def close(self) -> None:
         """Stops the writer thread and closes the producer."""
@@ -370,3 +397,29 @@ class KafkaFactory(InfrastructureFactory[TrackingRecorder]):
         if self._recorder is not None:
             self._recorder.close()
         self.datastore.close()
+
+
+def rebuild_index(env: Environment | EnvType) -> int:
+    """Rebuilds the index file from the topic alone; returns the number of events read.
+
+    The old file is moved aside to ``INDEX.bak`` (snapshots, a cache, go with it) and kept until
+    the new one is complete.
+    """
+    factory = KafkaFactory(env)
+    path = factory.env.get("KAFKA_INDEX_PATH")
+    factory.datastore.close()
+    if not path:
+        raise OperationalError("KAFKA_INDEX_PATH is not set")
+    index = Path(path)
+    backup = index.with_name(index.name + ".bak")
+    for suffix in ("", "-wal", "-shm"):
+        old = Path(str(index) + suffix)
+        if old.exists():
+            old.replace(Path(str(backup) + suffix))
+    factory = KafkaFactory(env)
+    try:
+        recorder = KafkaRecorder(factory.datastore, factory.config)
+        recorder.create_table()
+        return recorder.catch_up()
+    finally:
+        factory.close()
