@@ -8,6 +8,8 @@ events of one command or none) and idempotent per event id. Queries return aggre
 from __future__ import annotations
 
 import dataclasses
+import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -68,6 +70,7 @@ class Ledger(Application[UUID]):
     """The Social Care Ledger application (see DESIGN.md sections 2 and 3)."""
 
     name = "ledger"
+    RACE_RETRIES = 10
     _RETIREE_METHODS: ClassVar[dict[type, str]] = {
         cmd.TransferToCommunity: "transfer_to_community",
         cmd.Relocate: "relocate",
@@ -92,7 +95,9 @@ class Ledger(Application[UUID]):
     def __init__(self, settings: Settings, env: EnvType | None = None, clock: Callable[[], date] = date.today) -> None:
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
-        self.snapshotting_intervals = {Retiree: settings.snapshot_interval, Community: settings.snapshot_interval}
+        self.snapshotting_intervals = {  # type: ignore[misc]  # per ledger, from settings
+            Retiree: settings.snapshot_interval, Community: settings.snapshot_interval,
+        }
         self._hasher = IdentityHasher(load_or_create_key(settings.lookup_key_path))
         self._clock = clock
         self.after_append: list[Callable[[], None]] = []
@@ -104,7 +109,10 @@ class Ledger(Application[UUID]):
         """Configuration comes from ``Settings`` only (not from the process environment)."""
         base: dict[str, str] = {"IS_SNAPSHOTTING_ENABLED": "y"}
         if self.settings.backend == "sqlite":
-            base |= {"PERSISTENCE_MODULE": "ledger.eventlog.sqlite:LedgerSQLiteFactory", "SQLITE_DBNAME": str(self.settings.events_path)}
+            base |= {
+                "PERSISTENCE_MODULE": "ledger.eventlog.sqlite:LedgerSQLiteFactory",
+                "SQLITE_DBNAME": str(self.settings.events_path),
+            }
         else:
             base |= {
                 "PERSISTENCE_MODULE": "ledger.eventlog.kafka:KafkaFactory",
@@ -131,7 +139,12 @@ class Ledger(Application[UUID]):
     # ---- commands -----------------------------------------------------------------------------
 
     def handle(self, command: cmd.Command, context: cmd.Context | None = None) -> cmd.Appended:
-        """Decides and appends the events of one command; see the module docstring."""
+        """Decides and appends the events of one command; see the module docstring.
+
+        Without ``expected_version`` the caller asked for no concurrency check, so a save that lost
+        a race to another writer of the same stream is decided again on the fresh state (at most
+        ``RACE_RETRIES`` times); with it, a lost race is a ``VersionConflictError``.
+        """
         context = context or cmd.Context()
         event_id = self._event_id(context)
         if context.idempotency_key is not None or context.event_id is not None:
@@ -139,22 +152,26 @@ class Ledger(Application[UUID]):
             if replay is not None:
                 return replay
         today = context.today or self._clock()
-        aggregates, public_id = self._decide(command, context, event_id, today)
-        pending = [event for aggregate in aggregates for event in aggregate.pending_events]
-        event_ids = [str(event.event_id) for event in pending]  # type: ignore[attr-defined]
-        try:
-            recordings = self.save(*aggregates, event_ids=event_ids)
-        except IntegrityError:
-            replay = self._replay(command, event_id)
-            if replay is not None:
-                return replay
-            if isinstance(command, cmd.Enroll):
-                raise RuleViolationError("one_enrollment_per_id_number", "this ID number is already enrolled") from None
-            if isinstance(command, cmd.RegisterCommunity):
-                raise ConflictError(f"community {command.code} is already registered") from None
-            raise VersionConflictError("the stream changed meanwhile; reload and retry") from None
-        except PersistenceError as error:
-            raise UnavailableError(f"the event log is unavailable: {type(error).__name__}") from None
+        for attempt in range(self.RACE_RETRIES + 1):
+            aggregates, public_id = self._decide(command, context, event_id, today)
+            pending = [event for aggregate in aggregates for event in aggregate.pending_events]
+            event_ids = [str(event.event_id) for event in pending]  # type: ignore[attr-defined]
+            try:
+                recordings = self.save(*aggregates, event_ids=event_ids)
+                break
+            except IntegrityError:
+                replay = self._replay(command, event_id)
+                if replay is not None:
+                    return replay
+                if isinstance(command, cmd.Enroll):
+                    raise RuleViolationError("one_enrollment_per_id_number", "ID number already enrolled") from None
+                if isinstance(command, cmd.RegisterCommunity):
+                    raise ConflictError(f"community {command.code} is already registered") from None
+                if context.expected_version is not None or attempt == self.RACE_RETRIES:
+                    raise VersionConflictError("the stream changed meanwhile; reload and retry") from None
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # let the winner land, spread retries
+            except PersistenceError as error:
+                raise UnavailableError(f"the event log is unavailable: {type(error).__name__}") from None
         for hook in self.after_append:
             hook()
         main = aggregates[0]
@@ -180,8 +197,8 @@ class Ledger(Application[UUID]):
     def _decide(
         self, command: cmd.Command, context: cmd.Context, event_id: UUID, today: date
     ) -> tuple[list[Aggregate], str]:
-        stamp = {"recorded_by": context.principal, "event_id": event_id}
-        fields = {f.name: getattr(command, f.name) for f in dataclasses.fields(command)}
+        stamp: dict[str, Any] = {"recorded_by": context.principal, "event_id": event_id}
+        fields: dict[str, Any] = {f.name: getattr(command, f.name) for f in dataclasses.fields(command)}
         if isinstance(command, cmd.RegisterCommunity):
             self._expect_new(context)
             return [Community.register(**fields, **stamp)], command.code
@@ -192,7 +209,8 @@ class Ledger(Application[UUID]):
                 raise RuleViolationError("one_enrollment_per_id_number", "this ID number is already enrolled")
             retiree = Retiree.enroll(retiree_id=uuid4(), **fields, **stamp)
             claim = IdentityClaim.claim(
-                claim_id=claim_id, retiree_id=retiree.id, recorded_by=context.principal, event_id=uuid5(event_id, "claim")
+                claim_id=claim_id, retiree_id=retiree.id, recorded_by=context.principal,
+                event_id=uuid5(event_id, "claim"),
             )
             return [retiree, claim], str(retiree.id)
         if type(command) in self._COMMUNITY_METHODS:
@@ -281,10 +299,10 @@ class Ledger(Application[UUID]):
     def find_retiree(self, id_number: str) -> UUID | None:
         """Looks a retiree up by national ID number through the keyed hash."""
         try:
-            claim = self.repository.get(self._hasher.claim_id(id_number))
+            claim: IdentityClaim = self.repository.get(self._hasher.claim_id(id_number))
         except AggregateNotFoundError:
             return None
-        return cast(IdentityClaim, claim).retiree_id
+        return claim.retiree_id
 
     def history(self, stream_id: UUID) -> list[HistoryEntry]:
         records = self.log.select_stream(stream_id)
@@ -293,7 +311,7 @@ class Ledger(Application[UUID]):
         return [self.entry(record) for record in records]
 
     def entry(self, record: LogRecord) -> HistoryEntry:
-        event = self.mapper.to_domain_event(record)
+        event = cast(Aggregate.Event, self.mapper.to_domain_event(record))
         return HistoryEntry(
             seq=record.id,
             stream=str(record.originator_id),

@@ -17,7 +17,7 @@ from ledger.devtools.kafka_broker import KafkaBroker
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "kafka: needs a real Kafka broker (the kafka_bootstrap fixture)")
+    config.addinivalue_line("markers", "kafka: needs a real Kafka broker (kafka_bootstrap)")
 
 
 @pytest.fixture(scope="session")

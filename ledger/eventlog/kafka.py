@@ -22,13 +22,14 @@ Contract (DESIGN.md section 3), and how it is kept without a conditional append 
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
-from pathlib import Path
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -200,9 +201,13 @@ class KafkaRecorder(KafkaIndex, ApplicationRecorder):
     def _commit_batch(self, batch: list[_Save]) -> None:
         try:
             producer = self._ready_producer()
-            accepted = self._sequence(batch)
-            if accepted:
-                self._transact(producer, accepted)
+            accepted, rejected = self._sequence(batch)
+            try:
+                if accepted:
+                    self._transact(producer, accepted)
+            finally:  # losers learn of their conflict only once the winners are in the index
+                for save in rejected:
+                    save.done.set_exception(IntegrityError("stream version or event id already recorded"))
         except ProducerFencedError:
             self._fenced = True
             self._fail(batch, OperationalError("this writer was fenced by a newer writer of the same ledger"))
@@ -234,19 +239,19 @@ class KafkaRecorder(KafkaIndex, ApplicationRecorder):
             self._stale = False
         return self._producer
 
-    def _sequence(self, batch: list[_Save]) -> list[tuple[_Save, list[IndexRow]]]:
+    def _sequence(self, batch: list[_Save]) -> tuple[list[tuple[_Save, list[IndexRow]]], list[_Save]]:
         """Checks each save against the index and the saves before it; assigns seq and hashes."""
         seq, prev_hash = self.head()
         taken_keys: set[tuple[str, int]] = set()
         taken_ids: set[str] = set()
-        accepted = []
+        accepted, rejected = [], []
         for save in batch:
             keys = [(canonical_id(e.originator_id), e.originator_version) for e in save.events]
             ids = [i for i in save.event_ids if i is not None]
             if (len(set(keys)) < len(keys) or len(set(ids)) < len(ids) or taken_keys.intersection(keys)
                     or taken_ids.intersection(ids)
                     or self.conflicts([(e.originator_id, e.originator_version) for e in save.events], ids)):
-                save.done.set_exception(IntegrityError("stream version or event id already recorded"))
+                rejected.append(save)
                 continue
             rows = []
             for event, event_id in zip(save.events, save.event_ids, strict=True):
@@ -259,7 +264,7 @@ class KafkaRecorder(KafkaIndex, ApplicationRecorder):
             taken_keys.update(keys)
             taken_ids.update(ids)
             accepted.append((save, rows))
-        return accepted
+        return accepted, rejected
 
     def _transact(self, producer: KafkaProducer, accepted: list[tuple[_Save, list[IndexRow]]]) -> None:
         producer.begin_transaction()
@@ -327,10 +332,8 @@ class KafkaRecorder(KafkaIndex, ApplicationRecorder):
 
     @staticmethod
     def _close_quietly(producer: KafkaProducer) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing a broken producer must not hide the original error
             producer.close(timeout=1)
-        except Exception:  # closing a broken producer must not hide the original error
-            pass
 
     def close(self) -> None:
         """Stops the writer thread and closes the producer."""
@@ -387,7 +390,7 @@ class KafkaFactory(InfrastructureFactory[TrackingRecorder]):
         topic = self.env.get(self.TRACKING_RECORDER_TOPIC)
         cls = tracking_recorder_class or (resolve_topic(topic) if topic else SQLiteTrackingRecorder)
         recorder = cls(datastore=self.datastore)  # type: ignore[call-arg]
-        recorder.create_table()  # type: ignore[attr-defined]
+        recorder.create_table()  # type: ignore[attr-defined,union-attr]
         return recorder
 
     def process_recorder(self) -> ProcessRecorder:

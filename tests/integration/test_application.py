@@ -183,3 +183,25 @@ def test_personal_data_is_encrypted_at_rest(app: Ledger) -> None:
     stored = app.log.select_stream(rid)[0].state
     assert b"Wang Fang" not in stored and ID_NUMBER.encode() not in stored
     assert app.retiree(rid).name == "Wang Fang"
+
+
+def test_concurrent_writers_without_expected_version_all_land(app: Ledger) -> None:
+    import threading
+
+    rid = managed_retiree(app)
+    errors: list[Exception] = []
+
+    def certify(year: int) -> None:
+        try:
+            app.handle(c.CertifyEligibility(retiree_id=rid, year=year, method="in_person",
+                                            certified_on=date(year, 3, 1)))
+        except Exception as error:  # pragma: no cover - reported by the assertion
+            errors.append(error)
+
+    threads = [threading.Thread(target=certify, args=(year,)) for year in range(2010, 2018)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(app.retiree(rid).certified_years) == list(range(2010, 2018))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -15,6 +17,8 @@ from ledger.devtools.kafka_broker import down, status, up
 pytestmark = pytest.mark.kafka
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "kafka.sh"
+# 3 committed records, their commit marker, 1 aborted record, its abort marker
+END_OF_BOTH_TRANSACTIONS = 6
 
 
 def test_read_committed_consumer_sees_only_committed_transactional_records(
@@ -28,7 +32,7 @@ def test_read_committed_consumer_sees_only_committed_transactional_records(
     finally:
         admin.close()
 
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=f"{topic}-producer")
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=f"{topic}-tx")
     try:
         producer.init_transactions()
         producer.begin_transaction()
@@ -37,26 +41,33 @@ def test_read_committed_consumer_sees_only_committed_transactional_records(
         producer.commit_transaction()
         producer.begin_transaction()
         producer.send(topic, key=b"k", value=b"aborted")
-        producer.flush()
+        producer.flush()  # else kafka-python drops the unsent record and the abort writes nothing
         producer.abort_transaction()
     finally:
         producer.close()
 
+    committed_view = _read_to_end(kafka_bootstrap, topic, "read_committed")
+    raw_view = _read_to_end(kafka_bootstrap, topic, "read_uncommitted")
+    assert committed_view == [b"committed-0", b"committed-1", b"committed-2"]
+    assert raw_view == [*committed_view, b"aborted"]  # the aborted record did reach the log
+
+
+def _read_to_end(bootstrap: str, topic: str, isolation_level: str) -> list[bytes]:
     partition = TopicPartition(topic, 0)
-    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, isolation_level="read_committed",
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level=isolation_level,
                              enable_auto_commit=False, auto_offset_reset="earliest")
+    values: list[bytes] = []
     try:
         consumer.assign([partition])
-        end = consumer.end_offsets([partition])[partition]  # the last stable offset
-        assert end == 6  # 3 records + commit marker + 1 record + abort marker
-        values: list[bytes] = []
-        deadline = time.monotonic() + 30
-        while consumer.position(partition) < end and time.monotonic() < deadline:
+        deadline = time.monotonic() + 30  # the markers are written just after the calls return
+        while (consumer.position(partition) < END_OF_BOTH_TRANSACTIONS
+               and time.monotonic() < deadline):
             for records in consumer.poll(timeout_ms=500).values():
                 values.extend(record.value for record in records)
+        assert consumer.position(partition) == END_OF_BOTH_TRANSACTIONS
     finally:
         consumer.close()
-    assert values == [b"committed-0", b"committed-1", b"committed-2"]
+    return values
 
 
 def test_up_status_and_down_manage_one_detached_broker(tmp_path: Path) -> None:
@@ -81,19 +92,20 @@ def test_up_status_and_down_manage_one_detached_broker(tmp_path: Path) -> None:
     assert down(home) is False
 
 
-def test_the_script_controls_a_broker_from_separate_processes(tmp_path: Path) -> None:
+def test_the_script_controls_one_broker_from_separate_processes(tmp_path: Path) -> None:
     home = str(tmp_path / "home")
+    env = {**os.environ, "PYTHON": sys.executable}
 
     def script(verb: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["bash", str(SCRIPT), verb, home], capture_output=True, text=True,
-                              timeout=180, check=False)
+        return subprocess.run(["bash", str(SCRIPT), verb, home], env=env, capture_output=True,
+                              text=True, timeout=180, check=False)
 
     started = script("up")
     assert started.returncode == 0, started.stderr
     bootstrap = started.stdout.strip()
     try:
-        assert script("status").stdout.strip() == bootstrap
-        assert status(Path(home)) == bootstrap
+        assert bootstrap.startswith("127.0.0.1:")
+        assert (script("status").stdout.strip(), status(Path(home))) == (bootstrap, bootstrap)
     finally:
         stopped = script("down")
     assert (stopped.returncode, stopped.stdout.strip()) == (0, "stopped")
