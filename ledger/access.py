@@ -18,18 +18,12 @@ from enum import StrEnum
 from typing import Any
 
 from ledger import commands as cmd
-from ledger.errors import InvalidInputError, LedgerError
+from ledger.errors import AccessDeniedError, InvalidInputError
 
 REDACTED = "***"
 PERSONAL_FIELDS = frozenset({"name", "id_number"})
 
 _TOKEN_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
-
-
-class AccessDeniedError(LedgerError):
-    """Authenticated, but role or scope does not allow this (HTTP 403). Belongs in errors.py."""
-
-    code = "forbidden"
 
 
 class Role(StrEnum):

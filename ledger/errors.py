@@ -52,6 +52,18 @@ class InvalidInputError(LedgerError):
     code = "invalid-input"
 
 
+class AuthenticationError(LedgerError):
+    """No valid bearer token: missing, malformed, unknown, wrong or revoked. Never echoes the token."""
+
+    code = "unauthorized"
+
+
+class AccessDeniedError(LedgerError):
+    """Authenticated, but the role or scope does not allow this."""
+
+    code = "forbidden"
+
+
 class UnavailableError(LedgerError):
     """The event log cannot be reached now; nothing was acknowledged."""
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ledger.access import Principal, Role, Scope, parse_role
 from ledger.config import Settings
-from ledger.errors import InvalidInputError, LedgerError, NotFoundError, UnavailableError
+from ledger.errors import AuthenticationError, InvalidInputError, NotFoundError, UnavailableError
 
 PREFIX = "scl"
 _TOKEN = re.compile(r"^scl_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
@@ -49,15 +49,6 @@ CREATE TABLE IF NOT EXISTS tokens (
     revoked_at TEXT
 )
 """
-
-
-class AuthenticationError(LedgerError):
-    """No valid bearer token: missing, malformed, unknown, wrong or revoked (HTTP 401).
-
-    Defined here for now; it belongs in ``ledger/errors.py``. Messages never contain the token.
-    """
-
-    code = "unauthorized"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from ledger.access import Principal, Role, Scope, check_write
 from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.errors import InvalidInputError, LedgerError, NotFoundError
-from ledger.tokens import AuthenticationError, TokenStore, auth_path
+from ledger.errors import AuthenticationError
+from ledger.tokens import TokenStore, auth_path
 
 
 @pytest.fixture
