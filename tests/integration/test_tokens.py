@@ -14,8 +14,7 @@ from ledger import commands as c
 from ledger.access import Principal, Role, Scope, check_write
 from ledger.application import Ledger
 from ledger.config import Settings
-from ledger.errors import InvalidInputError, LedgerError, NotFoundError
-from ledger.errors import AuthenticationError
+from ledger.errors import AuthenticationError, InvalidInputError, LedgerError, NotFoundError
 from ledger.tokens import TokenStore, auth_path
 
 
