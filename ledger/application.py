@@ -22,6 +22,7 @@ from eventsourcing.persistence import IntegrityError, Mapper, PersistenceError, 
 from eventsourcing.utils import Environment, EnvType
 
 from ledger import commands as cmd
+from ledger.access import check_write
 from ledger.codec import OrjsonTranscoder
 from ledger.config import Settings
 from ledger.domain.community import Community
@@ -197,8 +198,12 @@ class Ledger(Application[UUID]):
     def _decide(
         self, command: cmd.Command, context: cmd.Context, event_id: UUID, today: date
     ) -> tuple[list[Aggregate], str]:
-        stamp: dict[str, Any] = {"recorded_by": context.principal, "event_id": event_id}
+        stamp: dict[str, Any] = {"recorded_by": context.recorded_by, "event_id": event_id}
         fields: dict[str, Any] = {f.name: getattr(command, f.name) for f in dataclasses.fields(command)}
+        if context.access is not None and isinstance(
+            command, cmd.RegisterCommunity | cmd.Enroll | cmd.JoinStaff | cmd.RecordStaffLeft | cmd.RecordTraining
+        ):
+            check_write(context.access, command)
         if isinstance(command, cmd.RegisterCommunity):
             self._expect_new(context)
             return [Community.register(**fields, **stamp)], command.code
@@ -209,7 +214,7 @@ class Ledger(Application[UUID]):
                 raise RuleViolationError("one_enrollment_per_id_number", "this ID number is already enrolled")
             retiree = Retiree.enroll(retiree_id=uuid4(), **fields, **stamp)
             claim = IdentityClaim.claim(
-                claim_id=claim_id, retiree_id=retiree.id, recorded_by=context.principal,
+                claim_id=claim_id, retiree_id=retiree.id, recorded_by=context.recorded_by,
                 event_id=uuid5(event_id, "claim"),
             )
             return [retiree, claim], str(retiree.id)
@@ -224,10 +229,16 @@ class Ledger(Application[UUID]):
         self._expect_version(retiree, context)
         method = self._RETIREE_METHODS[type(command)]
         extra: dict[str, Any] = {"today": today} if method in self._NEEDS_TODAY else {}
+        target_city = None
         if isinstance(command, cmd.TransferToCommunity | cmd.Relocate):
             target = command.community if isinstance(command, cmd.TransferToCommunity) else command.to_community
-            if not self._exists(community_uuid(target)):
-                raise RuleViolationError("community_registered", f"community {target} is not registered")
+            try:
+                target_city = self.community(target).city
+            except NotFoundError:
+                raise RuleViolationError("community_registered", f"community {target} is not registered") from None
+        if context.access is not None:
+            check_write(context.access, command, retiree_city=retiree.city, retiree_community=retiree.community,
+                        community_city=target_city)
         if isinstance(command, cmd.DeliverService):
             extra["staff_active"] = self._staff_active(command.community, command.staff_id, command.delivered_on)
         getattr(retiree, method)(**fields, **stamp, **extra)

@@ -9,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from uuid import UUID
+
+if TYPE_CHECKING:
+    from ledger.access import Principal
 
 
 @dataclass(frozen=True)
@@ -18,7 +22,9 @@ class Context:
 
     ``idempotency_key`` (scoped to the principal) or ``event_id`` make the append idempotent:
     repeating it returns the first result and appends nothing. ``today`` is the date against
-    which "not in the future" is judged (the application fills in the real date).
+    which "not in the future" is judged (the application fills in the real date). ``access`` is
+    the authenticated principal whose role and scope every write is checked against; None means
+    a trusted caller inside the process (the CLI, the demo generator, an import run by an operator).
     """
 
     principal: str = "system"
@@ -26,6 +32,12 @@ class Context:
     idempotency_key: str | None = None
     event_id: UUID | None = None
     today: date | None = None
+    access: Principal | None = None
+
+    @property
+    def recorded_by(self) -> str:
+        """The principal recorded on the events: the token's principal when there is one."""
+        return self.access.name if self.access is not None else self.principal
 
 
 @dataclass(frozen=True)

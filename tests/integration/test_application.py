@@ -205,3 +205,23 @@ def test_concurrent_writers_without_expected_version_all_land(app: Ledger) -> No
         thread.join()
     assert errors == []
     assert sorted(app.retiree(rid).certified_years) == list(range(2010, 2018))
+
+
+def test_every_write_checks_role_and_scope_and_records_the_principal(app: Ledger) -> None:
+    from ledger.access import Principal, Role, Scope
+    from ledger.errors import AccessDeniedError
+
+    rid = managed_retiree(app)
+    own = Principal("t1", Role.COMMUNITY, Scope.parse("community:CS-YL-001"))
+    other = Principal("t2", Role.COMMUNITY, Scope.parse("community:CS-FR-002"))
+    agency_elsewhere = Principal("t3", Role.AGENCY, Scope.parse("city:Zhuzhou"))
+    certify = c.CertifyEligibility(retiree_id=rid, year=2021, method="in_person", certified_on=date(2021, 3, 1))
+    head = app.head()
+    for principal, command in ((other, certify), (agency_elsewhere, certify),
+                               (agency_elsewhere, c.RecordDeath(retiree_id=rid, date_of_death=date(2022, 1, 1),
+                                                                reported_by="family"))):
+        with pytest.raises(AccessDeniedError):
+            app.handle(command, c.Context(access=principal))
+    assert app.head() == head
+    app.handle(certify, c.Context(access=own))
+    assert app.history(rid)[-1].recorded_by == own.name
