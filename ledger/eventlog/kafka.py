@@ -9,10 +9,11 @@ Contract (DESIGN.md section 3), and how it is kept without a conditional append 
   ``init_transactions()`` fences every older writer, whose next save then fails cleanly;
 * before its first write the writer reads the topic (``read_committed``) to the end into the local
   index (``kafka_index.KafkaIndex``), so version and event-id checks see everything committed;
-* saves are queued to one writer thread; it takes up to ``KAFKA_BATCH_MAX`` saves, waiting at most
-  ``KAFKA_BATCH_WAIT_MS`` after the first, checks each save on its own (a conflicting save fails
-  alone), and commits the rest in ONE Kafka transaction (group commit); ``KAFKA_GROUP_COMMIT=off``
-  makes every save its own transaction;
+* saves are queued to one writer thread; it takes what queued up while the previous transaction
+  was in flight, at most ``KAFKA_BATCH_MAX`` saves (default 64), waiting at most
+  ``KAFKA_BATCH_WAIT_MS`` (default 0: no added latency) for more, checks each save on its own (a
+  conflicting save fails alone), and commits the rest in ONE Kafka transaction (group commit);
+  ``KAFKA_GROUP_COMMIT=off`` makes every save its own transaction;
 * a save is acknowledged only after its transaction committed; a caller that waited longer than
   ``KAFKA_WRITE_TIMEOUT_S`` gets an error (the outcome is unknown, nothing acknowledged) and the
   writer re-reads the topic before it accepts another write;
@@ -65,7 +66,7 @@ class KafkaConfig:
     min_insync: int = 1
     group_commit: bool = True
     batch_max: int = 64
-    batch_wait_ms: float = 2.0
+    batch_wait_ms: float = 0.0
     write_timeout_s: float = 15.0
     client_timeout_ms: int = 10_000
 
@@ -83,7 +84,7 @@ class KafkaConfig:
             min_insync=int(get("KAFKA_MIN_INSYNC_REPLICAS", "1")),
             group_commit=strtobool(get("KAFKA_GROUP_COMMIT", "on")),
             batch_max=int(get("KAFKA_BATCH_MAX", "64")),
-            batch_wait_ms=float(get("KAFKA_BATCH_WAIT_MS", "2")),
+            batch_wait_ms=float(get("KAFKA_BATCH_WAIT_MS", "0")),
             write_timeout_s=float(get("KAFKA_WRITE_TIMEOUT_S", "15")),
             client_timeout_ms=int(get("KAFKA_CLIENT_TIMEOUT_MS", "10000")),
         )
@@ -126,7 +127,8 @@ class KafkaRecorder(KafkaIndex, ApplicationRecorder):
         """Reads committed records after the index's positions into the index; returns how many."""
         consumer = KafkaConsumer(
             bootstrap_servers=self.config.bootstrap, isolation_level="read_committed", enable_auto_commit=False,
-            group_id=None, request_timeout_ms=self.config.client_timeout_ms + 5000,
+            group_id=None, request_timeout_ms=self.config.client_timeout_ms + 5000, fetch_max_wait_ms=50,
+            max_partition_fetch_bytes=8 * 1024 * 1024, max_poll_records=5000,
         )
         try:
             partitions = [TopicPartition(self.config.topic, p)
