@@ -1,0 +1,140 @@
+"""The Projection protocol (DESIGN.md section 5) and the small tools every view shares.
+
+A projection is a named, versioned, pure ``evolve(rows, event)``: given the same rows and the
+same event it makes the same changes, and it does no I/O and reads no clock. The runner owns
+positions and transactions; a projection only reads and writes its own rows.
+
+Rows are keyed by ``(kind, key)`` and hold JSON-able dicts (``ledger.codec.to_plain`` values:
+ISO dates, Decimal amounts as strings, ints). Events are the domain event objects; views
+dispatch on ``type(event).__name__`` with :func:`dispatch`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any, Protocol
+
+from ledger.domain.community import Community
+from ledger.domain.retiree import Retiree
+from ledger.errors import LedgerError
+
+Row = dict[str, Any]
+Handler = Callable[["Rows", Any], None]
+Amount = int | Decimal
+Cells = dict[str, dict[str, Amount]]
+"""Counters by row key, then by field: what one fact adds to a view's period rows."""
+
+
+class Rows(Protocol):
+    """Read/write access to one view's rows while one event is applied.
+
+    ``get`` returns a fresh copy (changing it changes nothing until ``put``). ``seq`` is the
+    global sequence number of the event being applied (its place in the log).
+    """
+
+    @property
+    def seq(self) -> int: ...
+
+    def get(self, kind: str, key: str) -> Row | None: ...
+
+    def put(self, kind: str, key: str, row: Row) -> None: ...
+
+    def delete(self, kind: str, key: str) -> None: ...
+
+
+class Projection(Protocol):
+    """A named, versioned view. Bump ``version`` whenever ``evolve`` changes what it writes."""
+
+    name: str
+    version: int
+
+    def evolve(self, rows: Rows, event: object) -> None: ...
+
+
+class ProjectionError(LedgerError):
+    """A view could not apply an event; the runner stopped before it (nothing was skipped)."""
+
+    code = "projection-failed"
+
+    def __init__(self, detail: str, *, view: str = "", seq: int = 0) -> None:
+        super().__init__(detail)
+        self.view = view
+        self.seq = seq
+
+
+class UnknownEventError(ProjectionError):
+    """A Retiree or Community event type that the view does not know (add it, bump the version)."""
+
+
+IGNORED_FOREIGN = frozenset({"Claimed"})
+"""Events of other aggregates that no view reads (the identity claim behind one-enrollment-per-ID)."""
+
+
+def dispatch(view: str, handlers: Mapping[str, Handler], ignored: frozenset[str], rows: Rows, event: object) -> None:
+    """Runs the handler for the event's type name.
+
+    Types in ``ignored`` are known and deliberately not read. Any other Retiree or Community event
+    raises ``UnknownEventError``; events of other aggregates (IdentityClaim, ...) are ignored.
+    """
+    name = type(event).__name__
+    handler = handlers.get(name)
+    if handler is not None:
+        handler(rows, event)
+    elif name in ignored or name in IGNORED_FOREIGN:
+        return
+    elif isinstance(event, Retiree.Event | Community.Event):
+        raise UnknownEventError(f"view {view!r} does not know the event type {name}", view=view)
+
+
+def bump(rows: Rows, kind: str, key: str, amounts: Mapping[str, Amount]) -> None:
+    """Adds counters to a row; fields that reach zero are dropped and an empty row is deleted.
+
+    Dropping zeros keeps rows canonical: the same facts give the same rows whatever the order
+    or batching in which they arrived (so a rebuild equals incremental catch-up).
+    """
+    row = rows.get(kind, key) or {}
+    for field, amount in amounts.items():
+        if isinstance(amount, Decimal):
+            total: Amount = Decimal(row.get(field, "0")) + amount
+            row[field] = str(total)
+        else:
+            total = int(row.get(field, 0)) + amount
+            row[field] = total
+        if not total:
+            del row[field]
+    if row:
+        rows.put(kind, key, row)
+    else:
+        rows.delete(kind, key)
+
+
+def add_cell(cells: Cells, key: str, field: str, amount: Amount) -> None:
+    cell = cells.setdefault(key, {})
+    cell[field] = cell.get(field, 0) + amount
+
+
+def merge_cells(into: Cells, more: Cells) -> Cells:
+    for key, amounts in more.items():
+        for field, amount in amounts.items():
+            add_cell(into, key, field, amount)
+    return into
+
+
+def apply_difference(rows: Rows, kind: str, old: Cells, new: Cells) -> None:
+    """Replaces one fact's old contribution to period rows with its new one (adds new - old)."""
+    for key in sorted(old.keys() | new.keys()):
+        before, after = old.get(key, {}), new.get(key, {})
+        change = {f: after.get(f, 0) - before.get(f, 0) for f in sorted(before.keys() | after.keys())}
+        change = {f: v for f, v in change.items() if v}
+        if change:
+            bump(rows, kind, key, change)
+
+
+def community_row(event: Community.Registered) -> Row:
+    return {"code": event.code, "name": event.name, "city": event.city, "district": event.district, "kind": event.kind}
+
+
+def cell_key(*parts: str) -> str:
+    """Row keys join their parts with ``|`` (community codes and months never contain it)."""
+    return "|".join(parts)

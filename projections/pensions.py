@@ -1,0 +1,142 @@
+"""Pension roll: per retiree, and community x month (DESIGN.md section 5).
+
+Rows:
+
+* ``("community", stream id)``: code, name, city, ... (from ``Registered``);
+* ``("retiree", retiree id)``: the current pension (``monthly_pension``, ``pension_status``,
+  ``community``, ``stage``, ``agency``) and the timeline behind the month rows: placements, death,
+  the enrolled amount, ``adjustments`` ``[[effective_month, new, previous], ...]`` and
+  ``statuses`` ``[[effective_month, "suspended" | "active"], ...]`` in recorded order;
+* ``("month", "CODE|YYYY-MM")``: ``total_monthly_pension`` (Decimal string), ``pensions_in_payment``
+  and ``suspended`` are changes to running totals over the retirees the community manages at
+  month end; ``adjustments`` and ``adjustments_sum`` (sum of new - previous, Decimal string) count
+  the adjustments effective that month, for the community managing the retiree at its end.
+
+The amount and status in force in a month fold, in recorded order, the adjustments and
+suspensions effective in or before it (as ``Ledger.retiree(as_of=...)`` does). A suspended
+pension counts in ``suspended``, not in the total.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import ClassVar
+
+from ledger.domain.community import Community
+from ledger.domain.retiree import Retiree
+from ledger.domain.values import PensionStatus, Stage
+from projections.base import Amount, Cells, Handler, Row, Rows, add_cell, cell_key, community_row, dispatch
+from projections.timeline import died, holder, month, new_life, period_stints, placed, step_cells, update_life
+
+NAME = "pensions"
+RUNNING = ("total_monthly_pension", "pensions_in_payment", "suspended")
+MONEY = ("total_monthly_pension", "adjustments_sum")
+
+
+def _in_force(life: Row, at: str) -> dict[str, Amount]:
+    amount, status = life["enrolled_amount"], PensionStatus.ACTIVE.value
+    for effective, new, _previous in life["adjustments"]:
+        if effective <= at:
+            amount = new
+    for effective, kind in life["statuses"]:
+        if effective <= at:
+            status = kind
+    if status == PensionStatus.SUSPENDED:
+        return {"suspended": 1}
+    return {"total_monthly_pension": Decimal(amount), "pensions_in_payment": 1}
+
+
+def retiree_cells(life: Row) -> Cells:
+    """What one retiree adds to the month rows of the communities that managed them."""
+    spans = period_stints(life, month)
+    changes = [a[0] for a in life["adjustments"]] + [s[0] for s in life["statuses"]]
+    cells = step_cells(spans, lambda at: _in_force(life, at), changes, cell_key)
+    for effective, new, previous in life["adjustments"]:
+        community = holder(spans, effective)
+        if community is not None:
+            add_cell(cells, cell_key(community, effective), "adjustments", 1)
+            add_cell(cells, cell_key(community, effective), "adjustments_sum", Decimal(new) - Decimal(previous))
+    return cells
+
+
+def _change(rows: Rows, event: Retiree.Event, change: Callable[[Row], None]) -> None:
+    update_life(rows, str(event.originator_id), change, retiree_cells, "month")
+
+
+def _registered(rows: Rows, e: Community.Registered) -> None:
+    rows.put("community", str(e.originator_id), community_row(e))
+
+
+def _enrolled(rows: Rows, e: Retiree.Enrolled) -> None:
+    amount = str(e.monthly_pension)
+    rows.put("retiree", str(e.originator_id), new_life(
+        enrolled_amount=amount, adjustments=[], statuses=[], monthly_pension=amount,
+        pension_status=PensionStatus.ACTIVE.value, stage=Stage.DANWEI.value, community=None, agency=e.agency,
+    ))
+
+
+def _transferred(rows: Rows, e: Retiree.TransferredToCommunity) -> None:
+    def change(life: Row) -> None:
+        placed(e.community, e.effective_date.isoformat())(life)
+        life.update(community=e.community, stage=Stage.COMMUNITY.value)
+
+    _change(rows, e, change)
+
+
+def _relocated(rows: Rows, e: Retiree.Relocated) -> None:
+    def change(life: Row) -> None:
+        placed(e.to_community, e.effective_date.isoformat())(life)
+        life["community"] = e.to_community
+
+    _change(rows, e, change)
+
+
+def _adjusted(rows: Rows, e: Retiree.PensionAdjusted) -> None:
+    def change(life: Row) -> None:
+        life["adjustments"].append([e.effective_month, str(e.new_amount), str(e.previous_amount)])
+        life["monthly_pension"] = str(e.new_amount)
+
+    _change(rows, e, change)
+
+
+def _status(kind: PensionStatus) -> Handler:
+    def handle(rows: Rows, e: Retiree.PensionSuspended | Retiree.PensionResumed) -> None:
+        def change(life: Row) -> None:
+            life["statuses"].append([e.effective_month, kind.value])
+            life["pension_status"] = kind.value
+
+        _change(rows, e, change)
+
+    return handle
+
+
+def _deceased(rows: Rows, e: Retiree.Deceased) -> None:
+    def change(life: Row) -> None:
+        died(e.date_of_death.isoformat())(life)
+        life.update(pension_status=PensionStatus.ENDED.value, stage=Stage.DECEASED.value)
+
+    _change(rows, e, change)
+
+
+class PensionsView:
+    """The pension roll; see the module docstring for the rows."""
+
+    name = NAME
+    version = 1
+    handlers: ClassVar[Mapping[str, Handler]] = {
+        "Registered": _registered,
+        "Enrolled": _enrolled,
+        "TransferredToCommunity": _transferred,
+        "Relocated": _relocated,
+        "PensionAdjusted": _adjusted,
+        "PensionSuspended": _status(PensionStatus.SUSPENDED),
+        "PensionResumed": _status(PensionStatus.ACTIVE),
+        "Deceased": _deceased,
+    }
+    ignored = frozenset({
+        "StaffJoined", "StaffLeft", "StaffTrained", "EligibilityCertified", "ServiceDelivered", "SatisfactionRated",
+    })
+
+    def evolve(self, rows: Rows, event: object) -> None:
+        dispatch(self.name, self.handlers, self.ignored, rows, event)

@@ -1,0 +1,59 @@
+"""The view store contract (DESIGN.md section 5): rows and positions, written together.
+
+A view is a named set of rows keyed by ``(kind, key)`` holding JSON-able dicts, plus the
+version of the code that wrote them and one position per source. A position is the ``seq``
+of the last event of that source already folded into the rows ("log" is the embedded event
+log; a Kafka reader may keep one source per partition). ``apply`` is atomic: the changed rows,
+the position and the version are stored in one transaction or not at all, so every event is
+applied exactly once however the process stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+LOG_SOURCE = "log"
+
+Changes = Mapping[tuple[str, str], dict[str, Any] | None]
+"""Rows to write by ``(kind, key)``; ``None`` deletes the row."""
+
+
+@dataclass(frozen=True)
+class ViewRow:
+    kind: str
+    key: str
+    data: dict[str, Any]
+
+
+class ViewStore(Protocol):
+    def position(self, name: str, source: str = LOG_SOURCE) -> int:
+        """The last applied ``seq`` of ``source`` for the view (0: nothing applied yet)."""
+        ...
+
+    def version(self, name: str) -> int | None:
+        """The projection version that wrote the view's rows (None: no such view)."""
+        ...
+
+    def get(self, name: str, kind: str, key: str) -> dict[str, Any] | None:
+        """One row as a fresh dict, or None."""
+        ...
+
+    def rows(self, name: str, kind: str | None = None, prefix: str = "") -> list[ViewRow]:
+        """The view's rows (of one kind, with keys starting with ``prefix``) sorted by kind and key."""
+        ...
+
+    def apply(self, name: str, version: int, changes: Changes, position: int, source: str = LOG_SOURCE) -> None:
+        """Writes the changes, the version and the source's new position in ONE transaction."""
+        ...
+
+    def drop(self, name: str) -> None:
+        """Deletes the view's rows, positions and version (atomically)."""
+        ...
+
+    def replace(self, name: str, replacement: str) -> None:
+        """Atomically makes the view ``replacement`` (rows, positions, version) the view ``name``."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,126 @@
+"""The embedded view store: every view's rows and positions in one SQLite file (WAL mode).
+
+One connection, serialised by a lock, is shared by the runner and by queries from API threads.
+Writes run in ``BEGIN IMMEDIATE`` transactions; SQLite errors become ``UnavailableError``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ledger.errors import UnavailableError
+from projections.store import LOG_SOURCE, Changes, ViewRow
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS view_rows (view TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, "
+    "data BLOB NOT NULL, PRIMARY KEY (view, kind, key)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS view_positions (view TEXT NOT NULL, source TEXT NOT NULL, "
+    "position INTEGER NOT NULL, PRIMARY KEY (view, source)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS view_versions (view TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID",
+)
+TABLES = ("view_rows", "view_positions", "view_versions")
+PREFIX_END = "\U0010ffff"
+
+
+class SQLiteViewStore:
+    """``ViewStore`` on one SQLite file; see ``projections.store`` for the contract."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            for statement in SCHEMA:
+                self._db.execute(statement)
+        except sqlite3.Error as error:
+            raise UnavailableError(f"the view store cannot be opened: {error}") from None
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.Error as error:
+                raise UnavailableError(f"the view store failed: {error}") from None
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as error:
+                raise UnavailableError(f"the view store failed: {error}") from None
+
+    def position(self, name: str, source: str = LOG_SOURCE) -> int:
+        with self._read() as db:
+            found = db.execute(
+                "SELECT position FROM view_positions WHERE view=? AND source=?", (name, source)
+            ).fetchone()
+        return int(found[0]) if found else 0
+
+    def version(self, name: str) -> int | None:
+        with self._read() as db:
+            found = db.execute("SELECT version FROM view_versions WHERE view=?", (name,)).fetchone()
+        return int(found[0]) if found else None
+
+    def get(self, name: str, kind: str, key: str) -> dict[str, Any] | None:
+        with self._read() as db:
+            found = db.execute(
+                "SELECT data FROM view_rows WHERE view=? AND kind=? AND key=?", (name, kind, key)
+            ).fetchone()
+        return orjson.loads(found[0]) if found else None  # type: ignore[no-any-return]
+
+    def rows(self, name: str, kind: str | None = None, prefix: str = "") -> list[ViewRow]:
+        sql, params = "SELECT kind, key, data FROM view_rows WHERE view=?", [name]
+        if kind is not None:
+            sql += " AND kind=?"
+            params.append(kind)
+        if prefix:
+            sql += " AND key>=? AND key<?"
+            params += [prefix, prefix + PREFIX_END]
+        with self._read() as db:
+            found = db.execute(sql + " ORDER BY kind, key", params).fetchall()
+        return [ViewRow(kind, key, orjson.loads(data)) for kind, key, data in found]
+
+    def apply(self, name: str, version: int, changes: Changes, position: int, source: str = LOG_SOURCE) -> None:
+        puts = [(name, kind, key, orjson.dumps(row)) for (kind, key), row in changes.items() if row is not None]
+        deletes = [(name, kind, key) for (kind, key), row in changes.items() if row is None]
+        with self._write() as db:
+            db.executemany("DELETE FROM view_rows WHERE view=? AND kind=? AND key=?", deletes)
+            db.executemany("INSERT OR REPLACE INTO view_rows (view, kind, key, data) VALUES (?,?,?,?)", puts)
+            db.execute(
+                "INSERT OR REPLACE INTO view_positions (view, source, position) VALUES (?,?,?)",
+                (name, source, position),
+            )
+            db.execute("INSERT OR REPLACE INTO view_versions (view, version) VALUES (?,?)", (name, version))
+
+    def drop(self, name: str) -> None:
+        with self._write() as db:
+            for table in TABLES:
+                db.execute(f"DELETE FROM {table} WHERE view=?", (name,))
+
+    def replace(self, name: str, replacement: str) -> None:
+        with self._write() as db:
+            for table in TABLES:
+                db.execute(f"DELETE FROM {table} WHERE view=?", (name,))
+                db.execute(f"UPDATE {table} SET view=? WHERE view=?", (name, replacement))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
