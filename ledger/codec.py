@@ -12,6 +12,7 @@ Schema evolution: event classes carry ``class_version``; the library's mapper ca
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -46,7 +47,7 @@ def _tag_uuids(value: Any) -> Any:
     return value
 
 
-_DECODERS = {
+_DECODERS: dict[str, Callable[[Any], Any]] = {
     "$d": date.fromisoformat,
     "$dt": datetime.fromisoformat,
     "$n": Decimal,

@@ -6,10 +6,8 @@ any past date, as the service rule needs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -103,11 +101,11 @@ class Community(Aggregate):
         not_in_future(joined_on, today, "joining date")
         member = self.staff.get(staff_id)
         if member is not None:
-            last_joined, last_left = member["stints"][-1]
+            last_left = member["stints"][-1][1]
             if last_left is None:
                 raise RuleViolationError("staff_already_active", "the staff member is already active here")
             if joined_on <= last_left:
-                raise RuleViolationError("staff_rejoin_after_leaving", "a new stint must start after the last one ended")
+                raise RuleViolationError("staff_rejoin_after_leaving", "a new stint must start after the last ended")
         self.trigger_event(self.StaffJoined, staff_id=staff_id, joined_on=joined_on, **fields)
 
     def record_staff_left(self, *, staff_id: str, left_on: date, today: date, **fields: Any) -> None:

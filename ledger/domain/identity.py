@@ -8,7 +8,6 @@ second enrollment of the same person conflicts on the claim and nothing is writt
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate

@@ -7,11 +7,9 @@ command and on replay. Commands check the rules of DESIGN.md section 2 first and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -353,7 +351,9 @@ class Retiree(Aggregate):
             self.ServiceDelivered, service_id=service_id, community=community, delivered_on=delivered_on, **fields
         )
 
-    def rate_satisfaction(self, *, service_id: str | None, score: int, rated_on: date, today: date, **fields: Any) -> None:
+    def rate_satisfaction(
+        self, *, service_id: str | None, score: int, rated_on: date, today: date, **fields: Any
+    ) -> None:
         self._alive()
         not_in_future(rated_on, today, "rating date")
         if not 1 <= score <= 5:

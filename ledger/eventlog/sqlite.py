@@ -96,7 +96,8 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         *,
         inclusive_of_start: bool = True,
     ) -> Sequence[Notification]:
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         if start is not None:
             clauses.append("rowid>=?" if inclusive_of_start else "rowid>?")
             params.append(start)

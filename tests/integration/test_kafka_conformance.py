@@ -48,7 +48,8 @@ class _OnKafka:
 
     def setUp(self) -> None:
         self.tmp = Path(tempfile.mkdtemp())
-        self.factory: Any = InfrastructureFactory.construct(Environment(env=kafka_env(self.bootstrap, self.tmp / "i.db")))
+        env = Environment(env=kafka_env(self.bootstrap, self.tmp / "i.db"))
+        self.factory: Any = InfrastructureFactory.construct(env)
         super().setUp()  # type: ignore[misc]
 
     def tearDown(self) -> None:

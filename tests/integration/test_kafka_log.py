@@ -45,7 +45,8 @@ def read_topic(settings: Settings) -> list[Any]:
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, isolation_level="read_committed",
                              enable_auto_commit=False, group_id=None)
     try:
-        partitions = [TopicPartition(settings.kafka_topic, p) for p in consumer.partitions_for_topic(settings.kafka_topic)]
+        topic = settings.kafka_topic
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         end = consumer.end_offsets(partitions)
