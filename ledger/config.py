@@ -29,6 +29,7 @@ class Settings:
     ledger_name: str = "ledger"
     keys_dir: Path | None = None
     encrypt: bool = True
+    checkpoint_every: int = 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -42,6 +43,7 @@ class Settings:
             ledger_name=env.get("LEDGER_NAME", "ledger"),
             keys_dir=Path(env["LEDGER_KEYS_DIR"]) if env.get("LEDGER_KEYS_DIR") else None,
             encrypt=env.get("LEDGER_ENCRYPT", "1").lower() not in ("0", "false", "no", "off"),
+            checkpoint_every=_int(env.get("LEDGER_CHECKPOINT_EVERY", "1000"), "LEDGER_CHECKPOINT_EVERY"),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)  # type: ignore[arg-type]

@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from hashlib import sha256
 
 import orjson
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from ledger.errors import InvalidInputError
 from ledger.eventlog.base import GENESIS_HASH, LogRecord, canonical_id
 
 
@@ -68,3 +72,28 @@ def first_break(records: Iterable[LogRecord], prev_hash: str = GENESIS_HASH, sta
         prev_hash = record.hash
         expected_seq += 1
     return None
+
+
+# ---- public keys of signed checkpoints (ledger.checkpoints) --------------------------------------
+
+
+def load_public_key(data: bytes) -> Ed25519PublicKey:
+    """Accepts a raw 32-byte Ed25519 public key or a PEM ``PUBLIC KEY`` block."""
+    if len(data) == 32:
+        return Ed25519PublicKey.from_public_bytes(data)
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, UnsupportedAlgorithm):
+        raise InvalidInputError("the public key is neither raw Ed25519 bytes nor a PEM public key") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise InvalidInputError("the public key is not an Ed25519 key")
+    return key
+
+
+def public_key_pem(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def raw_public_key(data: bytes) -> bytes:
+    """The 32 raw bytes of a public key given raw or as PEM (to compare keys)."""
+    return load_public_key(data).public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

@@ -1,0 +1,123 @@
+"""Verification for auditors: recompute the hash chain and hold it against signed checkpoints.
+
+``verify_log`` streams the log once (memory does not grow with the number of events), from the
+bytes as stored, so it needs neither the data-encryption key nor the lookup key. It stops at the
+first event that does not match and names it by ``seq`` with a short reason; reasons never carry
+event contents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ledger.checkpoints import Checkpoint
+from ledger.eventlog.base import GENESIS_HASH, LogRecord
+from ledger.integrity import load_public_key, record_hash
+
+PROGRESS_EVERY = 1000
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The outcome of a verification.
+
+    ``checked`` events passed the chain checks (all of them when ``ok``); ``head`` is the highest
+    seq read; ``signed`` the highest seq vouched for by a valid checkpoint that matched (events
+    after it are genuine-looking but unsigned); ``first_bad_seq``/``reason`` say where and why it
+    failed.
+    """
+
+    ok: bool
+    checked: int
+    head: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+    signed: int = 0
+    checkpoints: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def verify_log(
+    records: Iterable[LogRecord],
+    checkpoints: Sequence[Checkpoint],
+    public_key: bytes,
+    trusted: Checkpoint | None = None,
+    progress: Callable[[int], None] | None = None,
+    *,
+    require_signed: bool = False,
+    ledger_name: str | None = None,
+) -> VerifyReport:
+    """Verifies ``records`` (the whole log, in seq order from 1) against the chain and checkpoints.
+
+    Fails when: a record is missing, out of order or its ``prev_hash``/``hash`` do not match the
+    bytes; a checkpoint (or ``trusted``, the auditor's own copy) has a bad signature, names another
+    ledger (when ``ledger_name`` is given), or its seq holds an event with another hash; the log ends
+    below a checkpoint (truncated); or, with ``require_signed``, the log goes on past the last
+    checkpoint (unsigned events, e.g. forged appends). ``progress(checked)`` is called every
+    ``PROGRESS_EVERY`` events and at the end. ``public_key`` is raw Ed25519 bytes or PEM.
+    """
+    key = load_public_key(public_key)
+    anchors: dict[int, Checkpoint] = {}
+    candidates = [*checkpoints, *([trusted] if trusted is not None else [])]
+    for checkpoint in sorted(candidates, key=lambda item: item.seq):
+        problem = _checkpoint_problem(checkpoint, key, ledger_name, anchors.get(checkpoint.seq))
+        if problem is not None:
+            return VerifyReport(False, 0, 0, checkpoint.seq, problem, checkpoints=len(candidates))
+        anchors[checkpoint.seq] = checkpoint
+
+    def failed(seq: int, reason: str, last_read: int) -> VerifyReport:
+        head = max(last_read, max((record.id for record in stream), default=0))  # the rest is read, not checked
+        return VerifyReport(False, checked, head, seq, reason, signed, len(candidates))
+
+    prev_hash, checked, signed = GENESIS_HASH, 0, 0
+    stream = iter(records)
+    for record in stream:
+        seq = checked + 1
+        if record.id != seq:
+            return failed(seq, f"expected seq {seq}, found seq {record.id}: events missing or reordered", record.id)
+        if record.prev_hash != prev_hash:
+            return failed(seq, "prev_hash does not link to the previous event", seq)
+        if record_hash(prev_hash, record) != record.hash:
+            return failed(seq, "hash does not match the stored bytes", seq)
+        anchor = anchors.get(seq)
+        if anchor is not None:
+            if anchor.hash != record.hash:
+                reason = f"differs from the {_kind(seq, trusted)} at seq {seq}: rewritten after seq {signed}"
+                return failed(seq, reason, seq)
+            signed = seq
+        prev_hash, checked = record.hash, seq
+        if progress is not None and checked % PROGRESS_EVERY == 0:
+            progress(checked)
+    if progress is not None and checked % PROGRESS_EVERY:
+        progress(checked)
+    beyond = [seq for seq in anchors if seq > checked]
+    if beyond:
+        reason = f"the log ends at seq {checked}, below the {_kind(min(beyond), trusted)} at seq {min(beyond)}"
+        return failed(checked + 1, reason, checked)
+    if require_signed and checked > signed:
+        return failed(signed + 1, f"event not covered by any signed checkpoint (signed up to seq {signed})", checked)
+    return VerifyReport(True, checked, checked, None, None, signed, len(candidates))
+
+
+def _kind(seq: int, trusted: Checkpoint | None) -> str:
+    return "trusted checkpoint" if trusted is not None and trusted.seq == seq else "signed checkpoint"
+
+
+def _checkpoint_problem(
+    checkpoint: Checkpoint, key: Ed25519PublicKey, ledger_name: str | None, same_seq: Checkpoint | None
+) -> str | None:
+    if not checkpoint.verifies(key):
+        return f"checkpoint at seq {checkpoint.seq}: the signature does not verify with the ledger's public key"
+    if ledger_name is not None and checkpoint.ledger_name != ledger_name:
+        return f"checkpoint at seq {checkpoint.seq} belongs to another ledger"
+    if checkpoint.seq < 1:
+        return f"checkpoint at seq {checkpoint.seq}: no such event"
+    if same_seq is not None and same_seq.hash != checkpoint.hash:
+        return f"two signed checkpoints disagree about seq {checkpoint.seq}"
+    return None
