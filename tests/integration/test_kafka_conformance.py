@@ -39,6 +39,10 @@ def kafka_env(bootstrap: str, index: Path) -> dict[str, str]:
     }
 
 
+class KafkaCustomTracking(SQLiteTrackingRecorder):
+    """A tracking recorder subclass named by topic (one class object, so its topic stays unique)."""
+
+
 class _OnKafka:
     bootstrap: str
 
@@ -114,7 +118,7 @@ class TestKafkaFactory(conformance.InfrastructureFactoryTestCase[KafkaFactory]):
         return SQLiteTrackingRecorder
 
     def tracking_recorder_subclass(self) -> type[TrackingRecorder]:
-        return type("CustomTracking", (SQLiteTrackingRecorder,), {})
+        return KafkaCustomTracking
 
     def expected_process_recorder_class(self) -> type[ProcessRecorder]:
         raise AssertionError("not used: see test_create_process_recorder")

@@ -25,6 +25,10 @@ from eventsourcing.utils import Environment
 from ledger.eventlog.sqlite import LedgerSQLiteFactory, LedgerSQLiteRecorder
 
 
+class SQLiteCustomTracking(SQLiteTrackingRecorder):
+    """A tracking recorder subclass named by topic (one class object, so its topic stays unique)."""
+
+
 class _TempDB:
     def setUp(self) -> None:
         self.tmp = Path(tempfile.mkdtemp())
@@ -97,7 +101,7 @@ class TestLedgerSQLiteFactory(conformance.InfrastructureFactoryTestCase[SQLiteFa
         return SQLiteTrackingRecorder
 
     def tracking_recorder_subclass(self) -> type[TrackingRecorder]:
-        return type("CustomTracking", (SQLiteTrackingRecorder,), {})
+        return SQLiteCustomTracking
 
     def expected_process_recorder_class(self) -> type[ProcessRecorder]:
         return SQLiteProcessRecorder
