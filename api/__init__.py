@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI) and the ``ledger`` CLI: the outer ring that wires the ledger and projections."""

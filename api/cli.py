@@ -1,0 +1,269 @@
+"""The ``ledger`` command: serve, demo, history, export/import, projections (more in cli_ops, cli_audit).
+
+Wiring only. Each command reads ``Settings.from_env()`` (data under ``LEDGER_HOME``, default
+``./.ledger``), builds what it needs, and closes it; nothing is built at import time. Every
+``LedgerError`` becomes one red line on stderr and exit code 1 (usage errors exit 2); no stack trace
+unless ``LEDGER_DEBUG=1``. Personal data (names, ID numbers) is printed only on request
+(``history --show-personal``), and ``export`` refuses to write it to a terminal.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated, Any, cast
+from uuid import UUID
+
+import typer
+from rich.table import Table
+
+from api import cli_audit, cli_ops  # noqa: F401  (registers their commands on the app)
+from api.cli_base import app, day, err, opened, out, progress, projections_app, runner, stream_id
+from ledger.application import event_data, event_type
+from ledger.config import Settings
+from ledger.domain.community import Community
+from ledger.domain.retiree import Retiree
+from ledger.errors import ConflictError, InvalidInputError, NotFoundError
+from ledger.transfer import export_ndjson, import_ndjson
+
+PERSONAL = {"Enrolled": ("name", "id_number"), "StaffJoined": ("name",)}
+FRESH_FILES = ("events.db", "views.db", "audit.db")  # the log, the views, the log's checkpoints (+ -wal, -shm)
+
+
+def main() -> None:
+    """Console-script entry point (``ledger``)."""
+    app(prog_name="ledger")
+
+
+# ---- serve, demo ----------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    log: Annotated[str | None, typer.Option("--log", help="Event log: sqlite or kafka://HOST:PORT.")] = None,
+    dev: Annotated[bool, typer.Option("--dev", help="Development mode.")] = False,
+) -> None:
+    """Run the HTTP API (OpenAPI at /docs) with uvicorn."""
+    settings = Settings.from_env(log_url=log)
+    _ = settings.backend  # a bad --log fails here, before anything starts
+
+    import uvicorn
+
+    from api.main import create_app
+
+    uvicorn.run(create_app(settings, dev_mode=dev, host=host), host=host, port=port)
+
+
+@app.command()
+def demo(
+    retirees: Annotated[int, typer.Option(min=1, max=100_000, help="About 40 per community.")] = 500,
+    seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 7,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Delete the ledger's data in LEDGER_HOME first.")] = False,
+) -> None:
+    """Generate synthetic Hunan data (Changsha, Zhuzhou, Changde), then catch the views up."""
+    from ledger.demo import generate
+
+    settings = Settings.from_env()
+    if fresh:
+        _wipe(settings)
+    started = time.perf_counter()
+    with opened(settings) as ledger:
+        if ledger.head():
+            raise ConflictError(f"{settings.home} already holds {ledger.head()} events; use --fresh to replace them")
+        with progress("appending events") as tick:
+            summary = generate(ledger, retirees=retirees, seed=seed, progress=tick)
+        appended = time.perf_counter()
+        with runner(ledger, settings) as views, progress("catching views up") as tick:
+            views.catch_up(progress=tick)
+        head = ledger.head()
+    table = Table(title=f"Demo ledger in {settings.home} (seed {seed})")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for label, value in (("communities", summary.communities), ("staff members", summary.staff_members),
+                         ("retirees", summary.retirees), ("deaths", summary.deaths),
+                         ("business events", summary.events), ("log records (with identity claims)", head),
+                         ("append time (s)", f"{appended - started:.1f}"),
+                         ("view catch-up time (s)", f"{time.perf_counter() - appended:.1f}")):
+        table.add_row(label, str(value))
+    for kind, count in summary.by_type.items():
+        table.add_row(f"  {kind}", str(count))
+    out().print(table)
+
+
+def _wipe(settings: Settings) -> None:
+    """Deletes the embedded log, its views and checkpoints in LEDGER_HOME (keys, tokens and Kafka stay)."""
+    if settings.backend != "sqlite":
+        raise InvalidInputError("--fresh only resets the embedded SQLite log, not a Kafka topic")
+    for name in FRESH_FILES:
+        for suffix in ("", "-wal", "-shm"):
+            (settings.home / f"{name}{suffix}").unlink(missing_ok=True)
+
+
+# ---- history --------------------------------------------------------------------------------------
+
+
+@app.command()
+def history(
+    stream: Annotated[str, typer.Argument(metavar="ID", help="A retiree id or a community code.")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Only events in effect on DATE.")] = None,
+    version: Annotated[int | None, typer.Option("--version", min=1, help="Only events up to version N.")] = None,
+    show_personal: Annotated[bool, typer.Option("--show-personal", help="Show names and ID numbers.")] = False,
+) -> None:
+    """Show a retiree's (or a community's) history and the state it leads to."""
+    on = day(as_of)
+    if on is not None and version is not None:
+        raise typer.BadParameter("use --as-of or --version, not both")
+    with opened(Settings.from_env()) as ledger:
+        records = ledger.log.select_stream(stream_id(stream))
+        events = [cast(Retiree.Event | Community.Event, ledger.mapper.to_domain_event(r)) for r in records]
+        if not events or not isinstance(events[0], Retiree.Enrolled | Community.Registered):
+            raise NotFoundError("no retiree or community with this id")
+        if version is not None and version > records[-1].originator_version:
+            raise NotFoundError(f"the stream has no version {version}")
+        table = Table(title=f"History of {stream}", show_lines=False)
+        for column in ("seq", "v", "type", "effective", "recorded (UTC)", "by", "details"):
+            table.add_column(column, overflow="fold")
+        for record, event in zip(records, events, strict=True):
+            effective = event.business_date
+            if (version is not None and record.originator_version > version) or (on is not None and effective > on):
+                continue
+            table.add_row(str(record.id), str(record.originator_version), event_type(event), effective.isoformat(),
+                          f"{event.timestamp:%Y-%m-%d %H:%M:%S}", getattr(event, "recorded_by", ""),
+                          _details(event_type(event), event_data(event), show_personal))
+        console = out()
+        console.print(table)
+        if isinstance(events[0], Retiree.Enrolled):
+            state = ledger.retiree(events[0].originator_id, version=version, as_of=on)
+            where = state.community or f"danwei {state.danwei_code}"
+            console.print(f"state{f' as of {on}' if on else ''}{f' at version {version}' if version else ''}: "
+                      f"{state.stage}, {where}, pension {state.monthly_pension} CNY ({state.pension_status}), "
+                      f"{len(state.services)} services, certified {len(state.certified_years)} years", soft_wrap=True)
+        if not show_personal and any(e in PERSONAL for e in map(event_type, events)):
+            console.print("personal fields hidden; add --show-personal to see them", style="dim")
+
+
+def _details(kind: str, data: dict[str, Any], show_personal: bool) -> str:
+    hidden = () if show_personal else PERSONAL.get(kind, ())
+    return ", ".join(f"{k}={'(hidden)' if k in hidden else v}" for k, v in data.items() if v not in ("", None))
+
+
+# ---- export, import -------------------------------------------------------------------------------
+
+
+@app.command()
+def export(
+    retiree: Annotated[str | None, typer.Option("--retiree", help="Only this retiree's events.")] = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="A file, or - for stdout.")] = "-",
+    evidence: Annotated[Path | None, typer.Option("--evidence", file_okay=False,
+                                                  help="With --retiree: write an evidence bundle to DIR.")] = None,
+) -> None:
+    """Write the log (or one retiree's events) as NDJSON; contains personal data."""
+    retiree_id = None
+    if retiree is not None:
+        try:
+            retiree_id = UUID(retiree)
+        except ValueError:
+            raise typer.BadParameter("expected a retiree id (UUID)", param_hint="--retiree") from None
+    if evidence is not None:
+        if retiree_id is None:
+            raise typer.BadParameter("--evidence needs --retiree", param_hint="--evidence")
+        cli_audit.export_evidence_bundle(Settings.from_env(), retiree_id, evidence)
+        return
+    if output == "-" and sys.stdout.isatty():
+        raise InvalidInputError("the export holds personal data: write it to a file (--output FILE) or a pipe")
+    target = Path(output)
+    partial = target.with_name(target.name + ".part")  # renamed to FILE once complete
+    try:
+        with opened(Settings.from_env()) as ledger:
+            sink: Any = nullcontext(sys.stdout.buffer) if output == "-" else partial.open("wb")
+            with sink as sink_out, progress("exporting") as tick:
+                written = export_ndjson(ledger, sink_out, retiree_id=retiree_id, progress=tick)
+                sink_out.flush()
+        if output != "-":
+            partial.replace(target)
+    finally:
+        if output != "-":
+            partial.unlink(missing_ok=True)
+    err().print(f"exported {written} events to {'stdout' if output == '-' else target}", soft_wrap=True)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(metavar="FILE", exists=True, dir_okay=False, allow_dash=True,
+                                         help="NDJSON written by `ledger export` (- for stdin).")],
+) -> None:
+    """Append the events of an NDJSON file; stops at the first bad line (earlier lines are kept)."""
+    lines = sys.stdin.buffer.readlines() if str(file) == "-" else file.read_bytes().splitlines(keepends=True)
+    with opened(Settings.from_env()) as ledger, progress("importing") as tick:
+        report = import_ndjson(ledger, lines, progress=tick)
+    out().print(f"imported {report.lines} lines: {report.appended} appended, {report.replayed} already present "
+                 f"({report.communities} communities, {report.retirees} retirees)", soft_wrap=True)
+
+
+# ---- projections ----------------------------------------------------------------------------------
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    name: Annotated[str | None, typer.Argument(help="One view (default: all).")] = None,
+) -> None:
+    """Replay the whole log into fresh views and swap them in."""
+    settings = Settings.from_env()
+    label = name or "all views"
+    with opened(settings) as ledger, runner(ledger, settings) as views, progress(f"rebuilding {label}") as tick:
+        replayed = views.rebuild(None if name is None else [name], progress=tick)
+    out().print(f"rebuilt {label} from {replayed} log records")
+
+
+@projections_app.command("status")
+def projections_status() -> None:
+    """Each view's version, position, the log head and the lag."""
+    settings = Settings.from_env()
+    with opened(settings) as ledger, runner(ledger, settings) as views:
+        rows = views.status()
+    table = Table(title="Projections")
+    for column in ("name", "version", "position", "head", "lag"):
+        table.add_column(column, justify="left" if column == "name" else "right")
+    for row in rows:
+        stale = row.stored_version not in (None, row.version)
+        version = f"{row.version} (stored {row.stored_version})" if stale else str(row.version)
+        table.add_row(row.name, version, str(row.position), str(row.head), str(row.lag))
+    out().print(table)
+
+
+@projections_app.command("run")
+def projections_run(
+    log: Annotated[str | None, typer.Option("--log", help="Event log: sqlite or kafka://HOST:PORT.")] = None,
+    once: Annotated[bool, typer.Option("--once", help="Catch up and exit.")] = False,
+    interval: Annotated[float, typer.Option(min=0.05, help="Seconds between polls.")] = 1.0,
+) -> None:
+    """Follow the log and keep the views current (Ctrl-C or SIGTERM stops between batches)."""
+    settings = Settings.from_env(log_url=log)
+    with opened(settings) as ledger, runner(ledger, settings) as views:
+        with progress("catching views up") as tick:
+            applied = views.catch_up(progress=tick)
+        err().print(f"views at seq {ledger.head()} ({applied} records applied)")
+        if once:
+            return
+        signal.signal(signal.SIGTERM, _interrupt)  # a worker is stopped with SIGTERM: stop between batches
+        try:
+            while True:
+                time.sleep(interval)
+                applied = views.catch_up()
+                if applied:
+                    err().print(f"applied {applied} records; views at seq {ledger.head()}")
+        except KeyboardInterrupt:
+            err().print("stopped")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,268 @@
+"""THE table from ledger errors to HTTP statuses and problem types, and the error handlers.
+
+Every error response is ``application/problem+json`` (RFC 9457) with ``type``, ``title``,
+``status`` and ``detail`` (plus ``instance``, the request path). Problem types are absolute URIs
+under ``PROBLEM_BASE``:
+
+=============================================  ======  =========================================
+type (after ``PROBLEM_BASE``)                   status  when
+=============================================  ======  =========================================
+``unauthorized``                                401     no valid bearer token (missing, malformed,
+                                                        unknown, revoked); ``WWW-Authenticate: Bearer``
+``forbidden``                                   403     the token's role or scope does not allow it
+``not-found``                                   404     unknown retiree, community, version, route
+``version-conflict``                            409     ``expected_version`` differs; nothing written
+``conflict``                                    409     a unique thing repeated (community code)
+``rule/<rule>``                                 422     a domain rule refused the command; the body
+                                                        also carries ``rule``
+``invalid-input``                               422     input the schema cannot judge (bad month, ...)
+``validation-error``                            422     the request does not match its schema; the
+                                                        body carries ``errors`` (loc, msg, type)
+``idempotency-key-reused``                      422     an ``Idempotency-Key`` reused for another request
+``payload-too-large``                           413     a body over 64 KiB
+``uri-too-long``                                414     a query string over 2 KiB
+``method-not-allowed`` / ``bad-request`` ...    4xx     other HTTP errors (``http-<status>`` otherwise)
+``unavailable``                                 503     the event log cannot be reached
+``integrity-violation``                         500     stored history fails its hash chain
+``projection-failed``                           500     a view cannot apply an event (names view, seq)
+``internal-error``                              500     a bug; the detail says nothing more
+=============================================  ======  =========================================
+
+Details never echo request values: validation errors keep only location, message and error type,
+and ledger errors carry messages that are free of personal data by contract. Logs get no more:
+a 5xx is logged with the error's type, the method, the path and the stack frames, never the
+exception's message (it might quote input).
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ledger.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    ConflictError,
+    IntegrityViolationError,
+    InvalidInputError,
+    LedgerError,
+    NotFoundError,
+    RuleViolationError,
+    UnavailableError,
+    VersionConflictError,
+)
+from projections.base import ProjectionError
+
+PROBLEM_BASE = "https://social-care-ledger.example/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+MAX_BODY_BYTES = 64 * 1024
+MAX_QUERY_BYTES = 2 * 1024
+BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+log = logging.getLogger("api.errors")
+
+
+class IdempotencyKeyReusedError(InvalidInputError):
+    """An ``Idempotency-Key`` already answered a different request (another kind or stream)."""
+
+
+# The one table: error class -> (HTTP status, problem type slug, title). Looked up along the MRO,
+# so a subclass without its own row inherits its parent's.
+ERROR_TABLE: dict[type[LedgerError], tuple[int, str, str]] = {
+    AuthenticationError: (401, "unauthorized", "Unauthorized"),
+    AccessDeniedError: (403, "forbidden", "Forbidden"),
+    NotFoundError: (404, "not-found", "Not found"),
+    VersionConflictError: (409, "version-conflict", "Version conflict"),
+    ConflictError: (409, "conflict", "Conflict"),
+    RuleViolationError: (422, "rule", "Rule violated"),
+    IdempotencyKeyReusedError: (422, "idempotency-key-reused", "Idempotency key reused"),
+    InvalidInputError: (422, "invalid-input", "Invalid input"),
+    UnavailableError: (503, "unavailable", "Event log unavailable"),
+    IntegrityViolationError: (500, "integrity-violation", "Integrity violation"),
+    ProjectionError: (500, "projection-failed", "Projection failed"),
+    LedgerError: (500, "internal-error", "Internal error"),
+}
+
+_HTTP_SLUGS: dict[int, tuple[str, str]] = {
+    400: ("bad-request", "Bad request"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    413: ("payload-too-large", "Payload too large"),
+    414: ("uri-too-long", "URI too long"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+}
+
+
+def problem_type(slug: str) -> str:
+    return PROBLEM_BASE + slug
+
+
+def problem_of(error: LedgerError) -> tuple[int, dict[str, Any]]:
+    """The status and problem body for a ledger error (without ``instance``)."""
+    for cls in type(error).__mro__:
+        row = ERROR_TABLE.get(cls)  # type: ignore[call-overload]
+        if row is not None:
+            break
+    else:  # pragma: no cover - LedgerError itself is in the table
+        row = ERROR_TABLE[LedgerError]
+    status, slug, title = row
+    if isinstance(error, RuleViolationError):
+        slug = f"rule/{error.rule}"
+    detail = "an internal error occurred" if slug == "internal-error" else error.detail
+    body: dict[str, Any] = {"type": problem_type(slug), "title": title, "status": status, "detail": detail}
+    if isinstance(error, RuleViolationError):
+        body["rule"] = error.rule
+    return status, body
+
+
+def problem_response(
+    status: int, slug: str, title: str, detail: str, instance: str | None = None, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": problem_type(slug), "title": title, "status": status, "detail": detail}
+    if instance is not None:
+        body["instance"] = instance
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _body_response(status: int, body: dict[str, Any], request: Request) -> JSONResponse:
+    return JSONResponse({**body, "instance": request.url.path}, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _log_server_error(exc: BaseException, request: Request, what: str) -> None:
+    """Type, method, path and stack frames (code locations only): never the message, which may quote input."""
+    frames = "".join(traceback.format_tb(exc.__traceback__)).rstrip()
+    log.error("%s %s on %s %s\n%s", what, type(exc).__name__, request.method, request.url.path, frames)
+
+
+async def _ledger_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LedgerError)
+    status, body = problem_of(exc)
+    if status >= 500:
+        _log_server_error(exc, request, "ledger error")
+    response = _body_response(status, body, request)
+    if isinstance(exc, AuthenticationError):
+        response.headers.update(BEARER_CHALLENGE)
+    return response
+
+
+def _clean_loc(loc: Any) -> list[str | int]:
+    return [part if isinstance(part, int) else str(part) for part in loc]
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Only where, what and which kind: never the offending input (it may be personal data).
+    errors: list[dict[str, Any]] = []
+    places: list[str] = []
+    for err in exc.errors():
+        loc = _clean_loc(err.get("loc", ()))
+        kind = str(err.get("type", ""))
+        msg = str(err.get("msg", ""))
+        if kind == "union_tag_invalid":  # pydantic's message quotes the tag that was sent
+            msg = f"unknown type; expected one of: {err.get('ctx', {}).get('expected_tags', '')}"
+        errors.append({"loc": loc, "msg": msg, "type": kind})
+        places.append(".".join(str(part) for part in loc))
+    detail = "the request does not match its schema"
+    if places:
+        detail += " at: " + ", ".join(places[:5])
+    return problem_response(422, "validation-error", "Validation error", detail, request.url.path, errors=errors)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    slug, title = _HTTP_SLUGS.get(exc.status_code, (f"http-{exc.status_code}", "HTTP error"))
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    response = problem_response(exc.status_code, slug, title, detail, request.url.path)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    _log_server_error(exc, request, "unexpected")
+    return problem_response(500, "internal-error", "Internal error", "an internal error occurred", request.url.path)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Registers the handlers that turn every error into problem+json."""
+    app.add_exception_handler(LedgerError, _ledger_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+class BodySizeLimit:
+    """ASGI middleware: refuses request bodies over ``max_bytes`` with a 413 problem, and query
+    strings over ``MAX_QUERY_BYTES`` with a 414 problem.
+
+    A declared ``Content-Length`` over the limit is refused before anything is read; otherwise
+    the body is read (and counted) here, so chunked or under-declared bodies are caught too,
+    and handed on to the app in one piece. Nothing reaches a route when the body is too large.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
+            detail = f"query strings are limited to {MAX_QUERY_BYTES} bytes"
+            await self._refuse(scope, receive, send, 414, "uri-too-long", "URI too long", detail)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await self._refuse(scope, receive, send, 400, "bad-request", "Bad request", "invalid Content-Length")
+                return
+            if int(declared) > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before sending its body
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = bool(message.get("more_body", False))
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"request bodies are limited to {self.max_bytes} bytes"
+        await self._refuse(scope, receive, send, 413, "payload-too-large", "Payload too large", detail)
+
+    @staticmethod
+    async def _refuse(
+        scope: Scope, receive: Receive, send: Send, status: int, slug: str, title: str, detail: str
+    ) -> None:
+        response = problem_response(status, slug, title, detail, str(scope.get("path", "")))
+        await response(scope, receive, send)

@@ -1,0 +1,111 @@
+"""Response models of the HTTP API, and the problem responses documented in OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from api.errors import PROBLEM_MEDIA_TYPE
+
+
+class AppendedOut(BaseModel):
+    """The stream written (retiree UUID or community code), its new version, the first event's seq."""
+
+    id: str
+    version: int
+    seq: int
+
+
+class EventOut(BaseModel):
+    """One stored event, decoded, at its place in the global log (``seq``) and the hash chain."""
+
+    seq: int
+    stream: str
+    version: int
+    type: str
+    timestamp: str
+    recorded_by: str
+    event_id: str | None
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class LogPage(BaseModel):
+    """``next_after`` is the seq to pass as ``after`` for the next page (unchanged when empty)."""
+
+    events: list[EventOut]
+    next_after: int
+
+
+class RowsOut(BaseModel):
+    rows: list[dict[str, Any]]
+
+
+class ViewStatusOut(BaseModel):
+    """``version`` is the code's, ``stored_version`` the stored view's (None before its first run)."""
+
+    name: str
+    version: int
+    stored_version: int | None
+    position: int
+    head: int
+    lag: int
+
+
+class ProjectionsStatusOut(BaseModel):
+    views: list[ViewStatusOut]
+
+
+class HealthOut(BaseModel):
+    status: str
+    head: int
+
+
+class Problem(BaseModel):
+    """An ``application/problem+json`` body (RFC 9457); ``api/errors.py`` lists the types."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    rule: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the given error statuses."""
+    schema = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    return {
+        status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: schema}, "description": "a problem (RFC 9457)"}
+        for status in statuses
+    }
+
+
+class PublicKeyOut(BaseModel):
+    algorithm: str
+    pem: str
+
+
+class CheckpointOut(BaseModel):
+    """A signed checkpoint: ``signature`` (hex, Ed25519) covers ``(ledger_name, seq, hash, time)``."""
+
+    ledger_name: str
+    seq: int
+    hash: str
+    time: str
+    signature: str
+
+
+class VerifyOut(BaseModel):
+    """The outcome of ``ledger.verify.verify_log`` (see ``VerifyReport``)."""
+
+    ok: bool
+    checked: int
+    head: int
+    first_bad_seq: int | None
+    reason: str | None
+    signed: int
+    checkpoints: int

@@ -1,0 +1,94 @@
+"""``/v1/communities``: register communities, record staff events, read state and history.
+
+Writes: registrations are the agency's (its city); staff events the community's own. Reads: an
+agency reads the communities of its city, a community its own, an auditor all (staff names
+redacted), a viewer none.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Response
+
+from api.appending import append
+from api.auth import Caller
+from api.deps import AgencyDep, CallerDep, CommunityDep, IdempotencyKeyDep, LedgerDep
+from api.presenters import community_state, event_out
+from api.responses import AppendedOut, EventOut, problems
+from api.schemas import CODE_PATTERN, CommunityEventIn, RegisterCommunityIn
+from ledger.access import Resource
+from ledger.application import Ledger
+from ledger.domain.community import Community
+from ledger.domain.values import community_uuid
+
+router = APIRouter(prefix="/communities", tags=["communities"], responses=problems(401, 403, 404, 422))
+
+CodePath = Annotated[str, Path(min_length=1, max_length=64, pattern=CODE_PATTERN, description="community code")]
+
+
+@router.post("", status_code=201, responses=problems(400, 409, 413))
+def register_community(
+    body: RegisterCommunityIn,
+    ledger: LedgerDep,
+    caller: AgencyDep,
+    response: Response,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> AppendedOut:
+    """Registers a community; its code is its public id. A code registered twice is a 409.
+
+    Agency tokens only, for their own city.
+    """
+    return append(
+        ledger,
+        body.to_command(),
+        caller=caller,
+        expected_version=body.expected_version,
+        idempotency_key=idempotency_key,
+        response=response,
+        stream=community_uuid(body.code),
+    )
+
+
+@router.post("/{code}/events", status_code=201, responses=problems(400, 409, 413))
+def append_community_event(
+    code: CodePath,
+    body: Annotated[CommunityEventIn, Body()],
+    ledger: LedgerDep,
+    caller: CommunityDep,
+    response: Response,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> AppendedOut:
+    """Appends ``staff_joined``, ``staff_left`` or ``staff_trained`` to the community.
+
+    Community tokens only, for their own community.
+    """
+    return append(
+        ledger,
+        body.to_command(community=code),
+        caller=caller,
+        expected_version=body.expected_version,
+        idempotency_key=idempotency_key,
+        response=response,
+        stream=community_uuid(code),
+    )
+
+
+def readable_community(ledger: Ledger, code: str, caller: Caller, resource: Resource) -> Community:
+    """The community (404 if unknown), once ``caller`` may read ``resource`` about it (else 403)."""
+    community = ledger.community(code)
+    caller.check_read(resource, community=code, community_city=community.city)
+    return community
+
+
+@router.get("/{code}")
+def get_community(code: CodePath, ledger: LedgerDep, caller: CallerDep) -> dict[str, Any]:
+    """The community now, with its staff."""
+    return community_state(readable_community(ledger, code, caller, Resource.COMMUNITY), caller)
+
+
+@router.get("/{code}/history")
+def community_history(code: CodePath, ledger: LedgerDep, caller: CallerDep) -> list[EventOut]:
+    """Every event of the community, in order."""
+    readable_community(ledger, code, caller, Resource.HISTORY)
+    return [event_out(entry, caller) for entry in ledger.history(community_uuid(code))]

@@ -1,0 +1,318 @@
+"""NDJSON export and import of the ledger's business events.
+
+One JSON object per line (UTF-8)::
+
+    {"seq", "stream", "aggregate": "retiree"|"community", "version", "type", "event_id",
+     "recorded_by", "timestamp", "data": {...}}
+
+``data`` holds the event's business fields in ``ledger.codec.to_plain`` form (ISO dates, Decimal as a
+string); community lines also carry the community ``code``. IdentityClaim events are internal and never
+exported. Exports contain personal data (names, ID numbers): they are evidence files, not logs.
+
+Import contract:
+
+* every line becomes the command ``COMMAND_OF_EVENT[type]`` and goes through ``Ledger.handle``, so the
+  same rules as the API apply; ``Context(event_id=...)`` comes from the line, which makes re-importing a
+  file idempotent (lines already present are replayed, nothing new is appended);
+* ``seq``, ``version``, ``recorded_by`` and ``timestamp`` are informational: the target ledger assigns
+  its own, and records the import's ``principal`` as the author;
+* retiree stream ids from the file are mapped to the ids created by the file's own Enrolled lines
+  (enrollment creates a new id); a retiree line whose stream the file did not enroll names a retiree of
+  the target ledger directly;
+* import STOPS at the first bad line (invalid JSON, unknown type, missing/extra/ill-typed field, broken
+  rule) with ``ImportLineError(line_no, reason)``: each line is its own atomic append, so every line before
+  it is kept and nothing of the bad line is saved. Blank lines are skipped. Reasons never quote values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sized
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from functools import cache
+from itertools import takewhile
+from typing import IO, Any, cast, get_type_hints
+from uuid import UUID
+
+import orjson
+
+from ledger import commands as c
+from ledger.application import Ledger, event_data, event_type
+from ledger.codec import to_plain
+from ledger.domain import values as v
+from ledger.domain.community import Community
+from ledger.domain.retiree import Retiree
+from ledger.errors import InvalidInputError, LedgerError, NotFoundError, RuleViolationError
+from ledger.eventlog.base import LogRecord
+
+Progress = Callable[[int, int], None]
+LINE_KEYS = frozenset({"seq", "stream", "aggregate", "version", "type", "event_id", "recorded_by", "timestamp", "data"})
+REQUIRED_KEYS = ("stream", "aggregate", "type", "data")
+COMMUNITY_COMMANDS = (c.RegisterCommunity, c.JoinStaff, c.RecordStaffLeft, c.RecordTraining)
+# event fields the ledger derives from state: checked against it, not passed to the command
+DERIVED: dict[type, tuple[str, ...]] = {c.Relocate: ("from_community",)}
+ENUMS: dict[tuple[type, str], type[StrEnum]] = {
+    (c.RegisterCommunity, "kind"): v.CommunityKind,
+    (c.JoinStaff, "role"): v.StaffRole,
+    (c.Enroll, "sex"): v.Sex,
+    (c.AdjustPension, "reason"): v.AdjustmentReason,
+    (c.CertifyEligibility, "method"): v.CertificationMethod,
+    (c.DeliverService, "service_type"): v.ServiceType,
+    (c.RateSatisfaction, "channel"): v.RatingChannel,
+}
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DECIMAL = re.compile(r"^-?\d{1,12}(\.\d{1,12})?$")
+
+
+class ImportLineError(InvalidInputError):
+    """Line ``line_no`` (1-based) of an import is bad; nothing of it was saved, lines before it were."""
+
+    def __init__(self, line_no: int, reason: str) -> None:
+        super().__init__(f"line {line_no}: {reason}")
+        self.line_no = line_no
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """``lines`` non-blank lines imported: ``appended`` new, ``replayed`` already in the ledger."""
+
+    lines: int
+    appended: int
+    replayed: int
+    retirees: int
+    communities: int
+
+
+# ---- export ------------------------------------------------------------------------------------
+
+
+def export_ndjson(
+    ledger: Ledger, out: IO[bytes], retiree_id: UUID | None = None, progress: Progress | None = None
+) -> int:
+    """Writes the log (or one retiree's stream) as NDJSON in ``seq`` order; returns the lines written.
+
+    ``progress(done, total)`` counts log records read (IdentityClaim records included).
+    """
+    if retiree_id is None:  # the log up to its head when the export starts
+        total = ledger.head()
+        records: Iterator[LogRecord] = takewhile(lambda record: record.id <= total, ledger.iter_log())
+    else:
+        stream = ledger.log.select_stream(retiree_id)
+        if not stream or not isinstance(ledger.mapper.to_domain_event(stream[0]), Retiree.Enrolled):
+            raise NotFoundError("no retiree with this id")
+        total, records = len(stream), iter(stream)
+    codes: dict[UUID, str] = {}
+    written = 0
+    for done, record in enumerate(records, 1):
+        line = _line(ledger, record, codes)
+        if line is not None:
+            out.write(orjson.dumps(line) + b"\n")
+            written += 1
+        if progress is not None and (done % 500 == 0 or done == total):
+            progress(done, total)
+    return written
+
+
+def _line(ledger: Ledger, record: LogRecord, codes: dict[UUID, str]) -> dict[str, Any] | None:
+    event = ledger.mapper.to_domain_event(record)
+    data = to_plain(event_data(event))
+    if isinstance(event, Retiree.Event):
+        aggregate = "retiree"
+    elif isinstance(event, Community.Event):
+        aggregate = "community"
+        if isinstance(event, Community.Registered):
+            codes[event.originator_id] = event.code
+        data["code"] = codes.get(event.originator_id) or ledger.repository.get(event.originator_id).code
+    else:
+        return None  # IdentityClaim: internal
+    return {
+        "seq": record.id,
+        "stream": str(record.originator_id),
+        "aggregate": aggregate,
+        "version": record.originator_version,
+        "type": event_type(event),
+        "event_id": record.event_id,
+        "recorded_by": getattr(event, "recorded_by", ""),
+        "timestamp": event.timestamp.isoformat(),
+        "data": dict(sorted(data.items())),
+    }
+
+
+# ---- import ------------------------------------------------------------------------------------
+
+
+def import_ndjson(
+    ledger: Ledger, lines: Iterable[bytes], principal: str = "import", progress: Progress | None = None
+) -> ImportReport:
+    """Appends every line through ``Ledger.handle``; see the module docstring for the contract.
+
+    ``progress(done, total)`` counts lines; ``total`` is 0 when ``lines`` has no length.
+    """
+    total = len(lines) if isinstance(lines, Sized) else 0
+    streams: dict[str, UUID] = {}
+    kinds: Counter[type] = Counter()
+    appended = replayed = line_no = 0
+    if progress is not None:
+        progress(0, total)
+    for line_no, raw in enumerate(lines, 1):
+        if raw.strip():
+            command, result = _import_line(ledger, raw, line_no, principal, streams)
+            kinds[type(command)] += 1
+            appended += not result.replayed
+            replayed += result.replayed
+        if progress is not None and line_no % 200 == 0:
+            progress(line_no, total)
+    if progress is not None:
+        progress(line_no, total or line_no)
+    return ImportReport(appended + replayed, appended, replayed, kinds[c.Enroll], kinds[c.RegisterCommunity])
+
+
+def _import_line(
+    ledger: Ledger, raw: bytes, line_no: int, principal: str, streams: dict[str, UUID]
+) -> tuple[c.Command, c.Appended]:
+    """Appends one line; ``streams`` maps the file's retiree streams to the ids enrollment created."""
+    try:
+        command, event_id, stream, derived = _parse(raw, streams)
+    except ValueError as error:
+        raise ImportLineError(line_no, str(error)) from None
+    context = c.Context(principal=principal, event_id=event_id)
+    try:
+        if isinstance(command, c.Relocate) and derived["from_community"] != _community_of(ledger, command, context):
+            raise RuleViolationError("relocation_from_current_community", "from_community is not the current one")
+        if isinstance(command, c.Enroll) and stream in streams:
+            raise InvalidInputError("this stream was already enrolled earlier in the file")
+        result = ledger.handle(command, context)
+    except LedgerError as error:
+        reason = f"{error.rule}: {error.detail}" if isinstance(error, RuleViolationError) else error.detail
+        raise ImportLineError(line_no, reason) from error
+    if isinstance(command, c.Enroll):
+        streams[stream] = UUID(result.id)
+    return command, result
+
+
+def _parse(raw: bytes, streams: dict[str, UUID]) -> tuple[c.Command, UUID | None, str, dict[str, str]]:
+    """(command, event id, file stream, derived fields) of a line; ``ValueError`` says what is wrong."""
+    try:
+        line = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ValueError("invalid JSON") from None
+    if not isinstance(line, dict):
+        raise ValueError("a line must be a JSON object")
+    extra = sorted(set(line) - LINE_KEYS)
+    missing = [key for key in REQUIRED_KEYS if key not in line]
+    if extra or missing:
+        raise ValueError(f"unexpected key {_name(extra[0])}" if extra else f"missing key {missing[0]!r}")
+    kind, data, stream, event_id = line["type"], line["data"], line["stream"], line.get("event_id")
+    command_class = c.COMMAND_OF_EVENT.get(kind) if isinstance(kind, str) else None
+    if command_class is None:
+        raise ValueError(f"unknown event type {_name(kind)}")
+    community = command_class in COMMUNITY_COMMANDS
+    if line["aggregate"] != ("community" if community else "retiree"):
+        raise ValueError(f"aggregate must be {'community' if community else 'retiree'!r} for {kind}")
+    if not isinstance(data, dict):
+        raise ValueError("data must be a JSON object")
+    if not isinstance(stream, str) or _uuid(stream) is None:
+        raise ValueError("stream must be a UUID")
+    if event_id is not None and (not isinstance(event_id, str) or _uuid(event_id) is None):
+        raise ValueError("event_id must be a UUID")
+    fields = dict(data)
+    taken = "community" if community else "retiree_id"  # filled in from the line's code or stream
+    if taken in fields:
+        raise ValueError(f"unexpected field {taken!r}")
+    if community:
+        code = fields.pop("code", None)
+        if not isinstance(code, str):
+            raise ValueError("data.code must be the community code (a string)")
+        if stream != str(v.community_uuid(code)):
+            raise ValueError("stream does not belong to the community code")
+        fields["code" if command_class is c.RegisterCommunity else "community"] = code
+    elif command_class is not c.Enroll:
+        fields["retiree_id"] = streams.get(stream) or _uuid(stream)
+    derived = {}
+    for name in DERIVED.get(command_class, ()):
+        if not isinstance(fields.get(name), str):
+            raise ValueError(f"field {name!r}: expected a string" if name in fields else f"missing field {name!r}")
+        derived[name] = fields.pop(name)
+    return _command(command_class, fields), _uuid(event_id) if event_id is not None else None, stream, derived
+
+
+def _community_of(ledger: Ledger, command: c.Relocate, context: c.Context) -> str | None:
+    """The retiree's community before this relocation (for a replayed line: the one it names)."""
+    found = ledger.log.find_event(str(context.event_id)) if context.event_id is not None else None
+    if found is not None:
+        return cast(str | None, getattr(ledger.mapper.to_domain_event(found), "from_community", None))
+    return ledger.retiree(command.retiree_id).community
+
+
+@cache
+def _hints(command_class: type) -> dict[str, tuple[Any, bool]]:
+    """Field name -> (type, required) of a command class."""
+    hints = get_type_hints(command_class)
+    return {
+        f.name: (hints[f.name], f.default is dataclasses.MISSING)
+        for f in dataclasses.fields(command_class)
+    }
+
+
+def _command(command_class: type, fields: dict[str, Any]) -> c.Command:
+    """Builds the command from JSON values, strictly: a wrong type raises ``ValueError`` naming the field."""
+    spec = _hints(command_class)
+    for name in fields:
+        if name not in spec:
+            raise ValueError(f"unexpected field {_name(name)}")
+    kwargs: dict[str, Any] = {}
+    for name, (hint, required) in spec.items():
+        if name not in fields:
+            if required:
+                raise ValueError(f"missing field {name!r}")
+            continue
+        kwargs[name] = _convert(name, hint, fields[name])
+        enum = ENUMS.get((command_class, name))
+        if enum is not None and kwargs[name] not in {member.value for member in enum}:
+            raise ValueError(f"field {name!r}: not one of {', '.join(member.value for member in enum)}")
+    command: c.Command = command_class(**kwargs)
+    return command
+
+
+def _convert(name: str, hint: Any, value: Any) -> Any:
+    if isinstance(value, UUID) and hint is UUID:
+        return value
+    if hint == str | None and value is None:
+        return None
+    if hint in (str, str | None) and isinstance(value, str):
+        return value
+    if hint is bool and type(value) is bool:
+        return value
+    if hint is int and type(value) is int:
+        return value
+    if hint is date and isinstance(value, str) and DATE.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"field {name!r}: not a valid date") from None
+    if hint is Decimal and isinstance(value, str) and DECIMAL.match(value):
+        return Decimal(value)
+    expected = {str: "a string", bool: "true or false", int: "an integer", date: "a date YYYY-MM-DD",
+                Decimal: "a decimal number in a string", UUID: "a UUID"}.get(hint, "a string or null")
+    raise ValueError(f"field {name!r}: expected {expected}")
+
+
+def _uuid(text: str) -> UUID | None:
+    """The UUID written in canonical form (lower-case, with dashes), else None."""
+    try:
+        value = UUID(text)
+    except ValueError:
+        return None
+    return value if str(value) == text else None
+
+
+def _name(value: object) -> str:
+    """A short printable form of a key or type name from the file (never a data value)."""
+    text = value if isinstance(value, str) else type(value).__name__
+    return repr(text[:40])

@@ -1,0 +1,214 @@
+"""The ``ledger`` command, driven through typer's CliRunner against real ledgers in temporary homes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import orjson
+import pytest
+from typer.testing import CliRunner, Result
+
+from api.cli import app
+from ledger.application import Ledger
+from ledger.config import Settings
+
+runner = CliRunner()
+
+
+def ledger_cli(home: Path, *args: str) -> Result:
+    return runner.invoke(app, list(args), env={"LEDGER_HOME": str(home), "COLUMNS": "200", "LEDGER_LOG": "sqlite"})
+
+
+def _read(home: Path) -> tuple[int, dict[str, list[tuple[str, dict[str, Any]]]], list[str]]:
+    """The head, every stream's (type, data) list keyed by its first event id, and the retiree ids."""
+    ledger = Ledger(Settings(home=home))
+    try:
+        streams: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        first: dict[str, str] = {}
+        retirees = []
+        for record in ledger.iter_log():
+            entry = ledger.entry(record)
+            if entry.type == "Claimed":
+                continue
+            if entry.type == "Enrolled":
+                retirees.append(entry.stream)
+            key = first.setdefault(entry.stream, entry.event_id or "")
+            streams.setdefault(key, []).append((entry.type, entry.data))
+        return ledger.head(), streams, retirees
+    finally:
+        ledger.close()
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("cli") / "home"
+    result = ledger_cli(home, "demo", "--retirees", "6", "--seed", "5")
+    assert result.exit_code == 0, result.output
+    yield home
+
+
+def test_demo_writes_a_ledger_catches_the_views_up_and_prints_a_summary(demo_home: Path) -> None:
+    status = ledger_cli(demo_home, "projections", "status")
+    head, _, retirees = _read(demo_home)
+
+    assert status.exit_code == 0
+    assert len(retirees) == 6 and head > 100
+    for view in ("audit", "workload", "satisfaction", "pensions", "standards"):
+        row = next(line for line in status.stdout.splitlines() if f" {view} " in line)
+        assert row.replace("│", " ").split()[-3:] == [str(head), str(head), "0"]  # position, head, lag
+
+
+def test_demo_refuses_a_home_with_data_unless_fresh(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert ledger_cli(home, "demo", "--retirees", "3", "--seed", "2").exit_code == 0
+    head, streams, _ = _read(home)
+
+    again = ledger_cli(home, "demo", "--retirees", "3", "--seed", "2")
+    fresh = ledger_cli(home, "demo", "--retirees", "3", "--seed", "2", "--fresh")
+
+    assert again.exit_code == 1
+    assert "--fresh" in again.stderr and len(again.stderr.strip().splitlines()) == 1
+    assert fresh.exit_code == 0, fresh.output
+    fresh_head, fresh_streams, _ = _read(home)
+    assert fresh_head == head and fresh_streams == streams  # same seed, same events, no duplicates
+
+
+def test_history_shows_events_and_state_without_personal_data(demo_home: Path) -> None:
+    retiree = _read(demo_home)[2][0]
+    enrolled = _enrolled(demo_home, retiree)
+
+    shown = ledger_cli(demo_home, "history", retiree)
+    personal = ledger_cli(demo_home, "history", retiree, "--show-personal")
+
+    assert shown.exit_code == 0, shown.output
+    assert "Enrolled" in shown.stdout and "(hidden)" in shown.stdout and "state:" in shown.stdout
+    assert enrolled["id_number"] not in shown.output and enrolled["name"] not in shown.output
+    assert enrolled["id_number"] in personal.stdout and enrolled["name"] in personal.stdout
+
+
+def _enrolled(home: Path, retiree: str) -> dict[str, Any]:
+    ledger = Ledger(Settings(home=home))
+    try:
+        return ledger.history(UUID(retiree))[0].data
+    finally:
+        ledger.close()
+
+
+def test_history_as_of_a_date_or_at_a_version(demo_home: Path) -> None:
+    retiree = _read(demo_home)[2][0]
+
+    at_version = ledger_cli(demo_home, "history", retiree, "--version", "1")
+    both = ledger_cli(demo_home, "history", retiree, "--version", "1", "--as-of", "2020-01-01")
+    bad_date = ledger_cli(demo_home, "history", retiree, "--as-of", "2020-13-01")
+
+    assert at_version.exit_code == 0 and "state at version 1: danwei" in at_version.stdout
+    assert at_version.stdout.count("Enrolled") == 1 and "PensionAdjusted" not in at_version.stdout
+    as_of = ledger_cli(demo_home, "history", retiree, "--as-of", "2026-06-30")
+    assert as_of.exit_code == 0 and "state as of 2026-06-30:" in as_of.stdout
+    assert both.exit_code == 2 and bad_date.exit_code == 2
+
+
+def test_history_of_a_community_code(demo_home: Path) -> None:
+    known = ledger_cli(demo_home, "history", _community_code(demo_home))
+
+    assert known.exit_code == 0 and "Registered" in known.stdout and "StaffJoined" in known.stdout
+
+
+def _community_code(home: Path) -> str:
+    _, streams, _ = _read(home)
+    return next(str(data["code"]) for events in streams.values() for kind, data in events if kind == "Registered")
+
+
+def test_an_unknown_id_is_one_red_line_and_exit_1(demo_home: Path) -> None:
+    result = ledger_cli(demo_home, "history", "00000000-0000-4000-8000-000000000000")
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: no retiree or community with this id"
+    assert "Traceback" not in result.output
+
+
+def test_export_then_import_into_a_fresh_home_reproduces_every_history(demo_home: Path, tmp_path: Path) -> None:
+    dump = tmp_path / "ledger.ndjson"
+    fresh = tmp_path / "fresh"
+
+    exported = ledger_cli(demo_home, "export", "--output", str(dump))
+    imported = ledger_cli(fresh, "import", str(dump))
+    again = ledger_cli(fresh, "import", str(dump))
+
+    assert exported.exit_code == 0 and imported.exit_code == 0, imported.output
+    lines = dump.read_bytes().splitlines()
+    assert f"exported {len(lines)} events" in exported.stderr
+    assert _read(fresh)[1] == _read(demo_home)[1]
+    assert f"imported {len(lines)} lines: {len(lines)} appended" in imported.stdout
+    assert f"0 appended, {len(lines)} already present" in again.stdout
+
+
+def test_export_of_one_retiree_to_stdout(demo_home: Path) -> None:
+    retiree = _read(demo_home)[2][0]
+
+    result = ledger_cli(demo_home, "export", "--retiree", retiree)
+    bad = ledger_cli(demo_home, "export", "--retiree", "nobody")
+
+    assert result.exit_code == 0
+    lines = [orjson.loads(line) for line in result.stdout_bytes.splitlines()]
+    assert lines and {line["stream"] for line in lines} == {retiree}
+    assert bad.exit_code == 2
+
+
+def test_a_bad_line_exits_1_naming_the_line_and_saves_nothing_of_it(demo_home: Path, tmp_path: Path) -> None:
+    dump = tmp_path / "ledger.ndjson"
+    assert ledger_cli(demo_home, "export", "--output", str(dump)).exit_code == 0
+    lines = dump.read_bytes().splitlines(keepends=True)
+    bad = orjson.loads(lines[4])
+    bad["data"]["unexpected"] = 1
+    broken = tmp_path / "broken.ndjson"
+    broken.write_bytes(b"".join([*lines[:4], orjson.dumps(bad) + b"\n", *lines[5:]]))
+    fresh = tmp_path / "fresh"
+
+    result = ledger_cli(fresh, "import", str(broken))
+
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == "line 5: unexpected field 'unexpected'"
+    _, streams, _ = _read(fresh)
+    assert sum(len(events) for events in streams.values()) == 4  # lines 1-4 kept, line 5 not saved
+    assert "Traceback" not in result.output
+
+
+def test_import_of_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    assert ledger_cli(tmp_path / "home", "import", str(tmp_path / "missing.ndjson")).exit_code == 2
+
+
+def test_projections_rebuild_run_once_and_unknown_view(demo_home: Path) -> None:
+    rebuilt = ledger_cli(demo_home, "projections", "rebuild", "workload")
+    everything = ledger_cli(demo_home, "projections", "rebuild")
+    once = ledger_cli(demo_home, "projections", "run", "--once")
+    unknown = ledger_cli(demo_home, "projections", "rebuild", "horoscope")
+
+    head = _read(demo_home)[0]
+    assert rebuilt.exit_code == 0 and f"rebuilt workload from {head} log records" in rebuilt.stdout
+    assert everything.exit_code == 0 and once.exit_code == 0
+    assert f"views at seq {head}" in once.stderr
+    assert unknown.exit_code == 1 and "horoscope" in unknown.stderr
+
+
+def test_kafka_status_without_a_broker_exits_1(tmp_path: Path) -> None:
+    result = ledger_cli(tmp_path / "home", "kafka", "status")
+
+    assert result.exit_code == 1 and result.stdout.strip() == "not running"
+
+
+def test_serve_with_an_unsupported_log_fails_before_starting(tmp_path: Path) -> None:
+    result = ledger_cli(tmp_path / "home", "serve", "--log", "carrier-pigeon")
+
+    assert result.exit_code == 1 and "unsupported event log" in result.stderr
+
+
+def test_help_lists_the_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+
+    assert result.exit_code == 0
+    for name in ("serve", "demo", "history", "export", "import", "projections", "kafka"):
+        assert name in result.stdout
