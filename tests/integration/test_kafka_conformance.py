@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from eventsourcing.tests import persistence as conformance
 from eventsourcing.utils import Environment
 
 from ledger.eventlog.kafka import KafkaFactory, KafkaRecorder
+from tests.integration.conformance_support import join_test_threads
 
 pytestmark = pytest.mark.kafka
 
@@ -51,12 +53,14 @@ class _OnKafka:
         type(self).bootstrap = kafka_bootstrap
 
     def setUp(self) -> None:
+        self.threads_before = set(threading.enumerate())
         self.tmp = Path(tempfile.mkdtemp())
         env = Environment(env=kafka_env(self.bootstrap, self.tmp / "i.db"))
         self.factory: Any = InfrastructureFactory.construct(env)
         super().setUp()  # type: ignore[misc]
 
     def tearDown(self) -> None:
+        join_test_threads(self.threads_before)
         self.factory.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
         super().tearDown()  # type: ignore[misc]

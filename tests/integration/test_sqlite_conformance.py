@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 from eventsourcing.persistence import (
@@ -23,6 +24,7 @@ from eventsourcing.tests import persistence as conformance
 from eventsourcing.utils import Environment
 
 from ledger.eventlog.sqlite import LedgerSQLiteFactory, LedgerSQLiteRecorder
+from tests.integration.conformance_support import join_test_threads
 
 
 class SQLiteCustomTracking(SQLiteTrackingRecorder):
@@ -31,6 +33,7 @@ class SQLiteCustomTracking(SQLiteTrackingRecorder):
 
 class _TempDB:
     def setUp(self) -> None:
+        self.threads_before = set(threading.enumerate())
         self.tmp = Path(tempfile.mkdtemp())
         self.factory = InfrastructureFactory.construct(
             Environment(env={"PERSISTENCE_MODULE": "ledger.eventlog.sqlite:LedgerSQLiteFactory",
@@ -39,6 +42,7 @@ class _TempDB:
         super().setUp()  # type: ignore[misc]
 
     def tearDown(self) -> None:
+        join_test_threads(self.threads_before)
         self.factory.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
         super().tearDown()  # type: ignore[misc]
