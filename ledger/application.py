@@ -121,6 +121,7 @@ class Ledger(Application[UUID]):
                 "KAFKA_TOPIC": self.settings.kafka_topic,
                 "KAFKA_INDEX_PATH": str(self.settings.events_path),
                 "KAFKA_TRANSACTIONAL_ID": f"{self.settings.ledger_name}-writer",
+                **dict(self.settings.kafka_options),
             }
         if self.settings.encrypt:
             base |= {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher", "CIPHER_KEY": data_key(self.settings)}

@@ -13,6 +13,10 @@ from pathlib import Path
 from ledger.errors import InvalidInputError
 
 DEFAULT_HOME = ".ledger"
+KAFKA_TUNING = frozenset({
+    "KAFKA_GROUP_COMMIT", "KAFKA_BATCH_MAX", "KAFKA_BATCH_WAIT_MS", "KAFKA_WRITE_TIMEOUT_S",
+    "KAFKA_CLIENT_TIMEOUT_MS", "KAFKA_PARTITIONS", "KAFKA_REPLICATION_FACTOR", "KAFKA_MIN_INSYNC_REPLICAS",
+})
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Settings:
     keys_dir: Path | None = None
     encrypt: bool = True
     checkpoint_every: int = 1000
+    kafka_options: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -44,6 +49,7 @@ class Settings:
             keys_dir=Path(env["LEDGER_KEYS_DIR"]) if env.get("LEDGER_KEYS_DIR") else None,
             encrypt=env.get("LEDGER_ENCRYPT", "1").lower() not in ("0", "false", "no", "off"),
             checkpoint_every=_int(env.get("LEDGER_CHECKPOINT_EVERY", "1000"), "LEDGER_CHECKPOINT_EVERY"),
+            kafka_options=tuple(sorted((k, v) for k, v in env.items() if k in KAFKA_TUNING)),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)  # type: ignore[arg-type]

@@ -53,12 +53,14 @@ class Server:
 
 
 @contextmanager
-def serving(app: FastAPI, home: Path) -> Iterator[Server]:
-    """Runs ``app`` with ``LEDGER_HOME=home`` until the block ends (lifespan shutdown included)."""
+def serving(app: FastAPI, home: Path, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+    """Runs ``app`` with ``LEDGER_HOME=home`` (and ``extra_env``) until the block ends (lifespan shutdown included)."""
     with pytest.MonkeyPatch.context() as env:
         for name in [name for name in os.environ if name.startswith("LEDGER_")]:
             env.delenv(name)
         env.setenv("LEDGER_HOME", str(home))
+        for name, value in (extra_env or {}).items():
+            env.setenv(name, value)
         port = free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
         server = uvicorn.Server(config)

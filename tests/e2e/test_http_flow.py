@@ -9,16 +9,34 @@ nothing is appended by a refused request, and every error is ``application/probl
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
 import httpx
+import pytest
+
+from api.main import create_app
+from tests.backends import BACKENDS
+from tests.e2e.conftest import serving
 
 PROBLEM = "application/problem+json"
 PROBLEMS = "https://social-care-ledger.example/problems/"
 
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def base_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A development-mode server on each backend: the embedded SQLite log, then a real Kafka broker."""
+    extra: dict[str, str] = {}
+    if request.param == "kafka":
+        bootstrap = request.getfixturevalue("kafka_bootstrap")
+        name = f"e2e{uuid4().hex[:10]}"
+        extra = {"LEDGER_LOG": f"kafka://{bootstrap}", "LEDGER_KAFKA_TOPIC": f"{name}.events", "LEDGER_NAME": name}
+    home = tmp_path_factory.mktemp(f"e2e-{request.param}") / "home"
+    with serving(create_app(dev_mode=True, host="127.0.0.1"), home, extra) as server:
+        yield server.url
 
 def community(code: str, city: str = "Changsha") -> dict[str, Any]:
     return {"code": code, "name": f"Community {code}", "city": city, "district": "Yuelu",

@@ -58,3 +58,30 @@ def test_writes_fail_within_bounded_time_while_kafka_is_down_and_recover_after(t
     finally:
         app.close()
         broker.stop()
+
+
+def test_the_api_answers_503_problem_json_while_kafka_is_down(tmp_path: Path) -> None:
+    import httpx
+
+    from api.main import create_app
+    from tests.e2e.conftest import serving
+
+    broker = KafkaBroker(tmp_path / "broker").start()
+    env = {"LEDGER_LOG": f"kafka://{broker.bootstrap}", "LEDGER_KAFKA_TOPIC": "outage-http.events",
+           "LEDGER_NAME": "outage-http", "KAFKA_WRITE_TIMEOUT_S": "4", "KAFKA_CLIENT_TIMEOUT_MS": "3000"}
+    body = {"code": "CD-WL-001", "name": "C", "city": "Changde", "district": "Wuling", "street": "S",
+            "kind": "rural_town"}
+    try:
+        with serving(create_app(dev_mode=True, host="127.0.0.1"), tmp_path / "home", env) as server, \
+                httpx.Client(base_url=server.url, timeout=30) as client:
+            assert client.post("/v1/communities", json=body).status_code == 201
+            broker.stop()
+            started = time.monotonic()
+            response = client.post("/v1/communities", json={**body, "code": "CD-WL-002"})
+            assert time.monotonic() - started < 10
+            assert response.status_code == 503
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.json()["type"].endswith("/unavailable")
+            assert client.get("/health").json()["head"] == 1
+    finally:
+        broker.stop()
