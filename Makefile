@@ -19,6 +19,7 @@ venv: $(STAMP)
 
 ## run: fresh demo ledger (embedded SQLite) and the API on http://$(HOST):$(PORT)/docs
 run: $(STAMP)
+	$(BIN)/ledger keys init --if-missing
 	$(BIN)/ledger demo --retirees $(RETIREES) --seed 7 --fresh
 	$(BIN)/ledger serve --host $(HOST) --port $(PORT) --dev
 
