@@ -83,6 +83,7 @@ def index_rebuild(
 def bench(
     log: Annotated[str | None, typer.Option("--log", help="Also measure Kafka at kafka://HOST:PORT.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="A short run (smaller samples, noisier).")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table (for the README).")] = False,
 ) -> None:
     """Measure appends, rebuild and reads beside baselines taken in the same run (ratios are what count)."""
     from bench.run import Scale, run
@@ -91,6 +92,12 @@ def bench(
         raise InvalidInputError("--log takes kafka://HOST:PORT (SQLite is always measured)")
     scale = Scale(appends=400, http_appends=100, reads=100, retirees=20, concurrent_per_writer=5) if quick else None
     figures = run(log, scale, report=lambda step: err().print(f"[dim]measuring {step}[/dim]"))
+    if markdown:
+        typer.echo("| metric | ledger | baseline | ratio | baseline is |\n|---|---:|---:|---:|---|")
+        for f in figures:
+            typer.echo(f"| {f.metric} | {f.ledger:,.2f} {f.unit} | {f.baseline:,.2f} {f.unit} | {f.ratio:.2f} | "
+                       f"{f.baseline_name} |")
+        return
     table = Table(title="ledger bench (ratio = ledger / baseline, same run)")
     for column in ("metric", "ledger", "baseline", "ratio", "baseline is"):
         table.add_column(column, justify="left" if column in ("metric", "baseline is") else "right")
