@@ -105,9 +105,11 @@ def runner(ledger: Ledger, settings: Settings) -> Iterator[ProjectionRunner]:
     from projections.store.sqlite import SQLiteViewStore
 
     store = SQLiteViewStore(settings.views_path)
+    views = ProjectionRunner(ledger, store)
     try:
-        yield ProjectionRunner(ledger, store)
+        yield views
     finally:
+        views.close()
         store.close()
 
 

@@ -75,6 +75,7 @@ def _signer(settings: Settings) -> Signer | None:
 
 
 def close_services(services: Services) -> None:
+    services.runner.close()
     services.checkpoints.close()
     services.store.close()
     services.ledger.close()

@@ -138,9 +138,11 @@ def rate(work: Callable[[], int]) -> float:
 
 def rebuild_rate(ledger: Ledger, views: Path) -> float:
     store = SQLiteViewStore(views)
+    runner = ProjectionRunner(ledger, store)
     try:
-        return rate(lambda: ProjectionRunner(ledger, store).rebuild())
+        return rate(runner.rebuild)
     finally:
+        runner.close()
         store.close()
 
 

@@ -1,29 +1,33 @@
-"""The projection runner: read the log from each view's stored position, evolve, store atomically.
+"""The projection runner: read the log from each view's stored positions, evolve, store atomically.
 
-For each batch of log records and each view behind them, the view's changed rows and its new
-position are written in one ``ViewStore.apply`` transaction, so every event is applied to every
+The log comes from a ``LogSource`` (``projections.sources``): the embedded log, or the Kafka
+topic read straight from the broker with one position per partition. For each batch of records
+and each view behind them, the view's changed rows and the positions of every source the batch
+advanced are written in one ``ViewStore.apply`` transaction, so every event is applied to every
 view exactly once, whenever the process stops. A view whose ``evolve`` raises stops the runner:
-the events before it are stored, its position stays just before the failing event, and
+the events before it are stored, its positions stay just before the failing event, and
 ``ProjectionError`` names the view, the ``seq`` and the event type (never log-and-skip).
 
 A rebuild replays the whole log into a shadow view (``NAME~rebuild``) while the live view keeps
 answering queries, then swaps it in atomically. ``catch_up`` rebuilds a view first when its
 stored version differs from the code's. All public methods hold one lock, so the API may call
-``catch_up`` after every append from any thread.
+``catch_up`` after every append from any thread; it then returns once the views hold every
+event the ledger has acknowledged (waiting up to ``settle_s`` for the topic to show them).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ledger.application import Ledger
 from ledger.errors import InvalidInputError
-from ledger.eventlog.base import LogRecord
 from projections import registry
 from projections.base import Projection, ProjectionError
 from projections.rows import BatchRows
+from projections.sources import SETTLE_S, LogSource, SourcedRecord, source_for
 from projections.store import ViewStore
 
 Progress = Callable[[int, int], None]
@@ -34,23 +38,32 @@ SHADOW_SUFFIX = "~rebuild"
 
 @dataclass(frozen=True)
 class ViewStatus:
+    """``position`` is the ``seq`` of the last applied event, ``head`` the log's last ``seq``,
+    ``lag`` their difference; ``positions`` the stored position per source."""
+
     name: str
     version: int
     stored_version: int | None
     position: int
     head: int
     lag: int
+    positions: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
 class _Target:
     projection: Projection
     view: str
-    position: int
+    positions: dict[str, int]
+    seq: int  # the last applied seq (what ``positions`` cover)
 
 
 class ProjectionRunner:
-    """Keeps the views of ``projections`` (default: ``registry.ALL``) in step with the ledger's log."""
+    """Keeps the views of ``projections`` (default: ``registry.ALL``) in step with the ledger's log.
+
+    ``source`` defaults to ``source_for(ledger)``: the topic itself for a Kafka ledger, else the
+    embedded log. The ledger decodes the records (``ledger.mapper``) in either case.
+    """
 
     def __init__(
         self,
@@ -58,6 +71,8 @@ class ProjectionRunner:
         store: ViewStore,
         projections: Sequence[Projection] | None = None,
         batch_size: int = 500,
+        source: LogSource | None = None,
+        settle_s: float = SETTLE_S,
     ) -> None:
         self._ledger = ledger
         self._store = store
@@ -66,6 +81,9 @@ class ProjectionRunner:
         if len(set(names)) != len(names):
             raise InvalidInputError(f"projection names must be unique: {names}")
         self._batch_size = batch_size
+        self._owns_source = source is None
+        self._source = source if source is not None else source_for(ledger)
+        self._settle_s = settle_s
         self._lock = threading.RLock()
 
     @property
@@ -73,7 +91,7 @@ class ProjectionRunner:
         return self._projections
 
     def catch_up(self, names: Sequence[str] | None = None, progress: Progress | None = None) -> int:
-        """Applies the events after each view's position; returns how many log records were applied.
+        """Applies the events after each view's positions; returns how many log records were applied.
 
         A view written by another version of its projection is rebuilt first (counted too).
         """
@@ -81,8 +99,7 @@ class ProjectionRunner:
             chosen = self._select(names)
             stale = [p for p in chosen if self._store.version(p.name) not in (None, p.version)]
             applied = self._rebuild(stale, progress) if stale else 0
-            targets = [_Target(p, p.name, self._store.position(p.name)) for p in chosen]
-            return applied + self._advance(targets, progress)
+            return applied + self._advance([self._target(p, p.name) for p in chosen], progress)
 
     def rebuild(self, names: Sequence[str] | None = None, progress: Progress | None = None) -> int:
         """Replays the whole log into fresh views and swaps them in; returns the records replayed."""
@@ -91,12 +108,19 @@ class ProjectionRunner:
 
     def status(self) -> list[ViewStatus]:
         with self._lock:
-            head = self._ledger.head()
+            head = self._source.head()
             found = []
             for p in self._projections:
-                position, stored = self._store.position(p.name), self._store.version(p.name)
-                found.append(ViewStatus(p.name, p.version, stored, position, head, head - position))
+                target = self._target(p, p.name)
+                found.append(ViewStatus(p.name, p.version, self._store.version(p.name), target.seq, head,
+                                        head - target.seq, target.positions))
             return found
+
+    def close(self) -> None:
+        """Closes the source if the runner opened it (the ledger and the store belong to the caller)."""
+        with self._lock:
+            if self._owns_source:
+                self._source.close()
 
     def _select(self, names: Sequence[str] | None) -> list[Projection]:
         if names is None:
@@ -107,72 +131,92 @@ class ProjectionRunner:
             raise InvalidInputError(f"unknown projection(s) {unknown}; known: {sorted(known)}")
         return [known[n] for n in dict.fromkeys(names)]
 
+    def _target(self, projection: Projection, view: str) -> _Target:
+        positions = self._store.positions(view)
+        return _Target(projection, view, positions, self._source.last_seq(positions))
+
     def _rebuild(self, chosen: list[Projection], progress: Progress | None) -> int:
-        targets = [_Target(p, p.name + SHADOW_SUFFIX, 0) for p in chosen]
+        targets = [_Target(p, p.name + SHADOW_SUFFIX, {}, 0) for p in chosen]
         for target in targets:
             self._store.drop(target.view)
         applied = self._advance(targets, progress)
         for target in targets:
-            if target.position == 0:  # an empty log: make sure the view exists at its version
-                self._store.apply(target.view, target.projection.version, {}, 0)
+            if target.seq == 0:  # an empty log: make sure the view exists at its version
+                self._store.apply(target.view, target.projection.version, {}, {})
             self._store.replace(target.projection.name, target.view)
         return applied
 
     def _advance(self, targets: list[_Target], progress: Progress | None) -> int:
         if not targets:
             return 0
-        start = min(t.position for t in targets)
-        total = max(self._ledger.head() - start, 0)
-        applied = 0
+        behind = min(targets, key=lambda t: t.seq)  # the views' positions cover nested prefixes of the log
+        start = dict(behind.positions)
+        total = max(self._source.head() - behind.seq, 0) if progress is not None else 0
+        applied, last, waited_since = 0, behind.seq, None
         while True:
-            records = self._ledger.read_log(after=start, limit=self._batch_size)
+            records = self._source.read(start, self._batch_size)
             if not records:
-                return applied
-            events = [(record.id, self._decode(record)) for record in records]
+                if last >= self._ledger.head():
+                    return applied
+                # the ledger acknowledged events its log source does not show yet (a topic's markers)
+                waited_since = waited_since or time.monotonic()
+                if time.monotonic() - waited_since > self._settle_s:
+                    return applied
+                time.sleep(0.01)
+                continue
+            events = [(record, self._decode(record)) for record in records]
             for target in targets:
-                todo = [(seq, event) for seq, event in events if seq > target.position]
+                todo = [(r, e) for r, e in events if r.position > target.positions.get(r.source, 0)]
                 if todo:
                     self._apply(target, todo)
-            start = records[-1].id
+            for record in records:
+                start[record.source] = record.position
+            last = records[-1].seq
             applied += len(records)
             if progress is not None:
                 progress(applied, max(total, applied))
 
-    def _decode(self, record: LogRecord) -> object:
+    def _decode(self, sourced: SourcedRecord) -> object:
         try:
-            return self._ledger.mapper.to_domain_event(record)
+            return self._ledger.mapper.to_domain_event(sourced.record)
         except Exception as error:
             raise ProjectionError(
-                f"the event at seq {record.id} cannot be decoded ({type(error).__name__}: {error}); "
+                f"the event at seq {sourced.seq} cannot be decoded ({type(error).__name__}: {error}); "
                 "no view was advanced past it",
-                seq=record.id,
+                seq=sourced.seq,
             ) from error
 
-    def _apply(self, target: _Target, todo: list[tuple[int, object]]) -> None:
+    def _apply(self, target: _Target, todo: list[tuple[SourcedRecord, object]]) -> None:
         projection = target.projection
         rows = BatchRows(self._store, target.view)
-        last = target.position
-        for seq, event in todo:
-            rows.begin(seq)
+        advanced: dict[str, int] = {}
+        last = target.seq
+        for sourced, event in todo:
+            rows.begin(sourced.seq)
             try:
                 projection.evolve(rows, event)
             except Exception as error:
                 rows.discard()
-                if last != target.position:
-                    self._store.apply(target.view, projection.version, rows.changes(), last)
-                    target.position = last
-                raise self._failure(projection, seq, event, error, target.position) from error
+                if advanced:
+                    self._store.apply(target.view, projection.version, rows.changes(), advanced)
+                    target.positions.update(advanced)
+                    target.seq = last
+                raise self._failure(projection, sourced.seq, event, error, target) from error
             rows.keep()
-            last = seq
-        self._store.apply(target.view, projection.version, rows.changes(), last)
-        target.position = last
+            advanced[sourced.source] = sourced.position
+            last = sourced.seq
+        self._store.apply(target.view, projection.version, rows.changes(), advanced)
+        target.positions.update(advanced)
+        target.seq = last
 
     @staticmethod
-    def _failure(projection: Projection, seq: int, event: object, error: Exception, position: int) -> ProjectionError:
+    def _failure(projection: Projection, seq: int, event: object, error: Exception, target: _Target) -> ProjectionError:
         cause = error.detail if isinstance(error, ProjectionError) else f"{type(error).__name__}: {error}"
+        where = ", ".join(f"{source} {position}" for source, position in sorted(target.positions.items()))
         return ProjectionError(
             f"view {projection.name!r} (version {projection.version}) stopped before the event at seq {seq} "
-            f"({type(event).__name__}): {cause}; its position stays at {position}",
+            f"({type(event).__name__}): {cause}; it has applied the log up to seq {target.seq}"
+            + (f" (positions: {where})" if where else ""),
             view=projection.name,
             seq=seq,
         )

@@ -1,11 +1,12 @@
 """The view store contract (DESIGN.md section 5): rows and positions, written together.
 
 A view is a named set of rows keyed by ``(kind, key)`` holding JSON-able dicts, plus the
-version of the code that wrote them and one position per source. A position is the ``seq``
-of the last event of that source already folded into the rows ("log" is the embedded event
-log; a Kafka reader may keep one source per partition). ``apply`` is atomic: the changed rows,
-the position and the version are stored in one transaction or not at all, so every event is
-applied exactly once however the process stops.
+version of the code that wrote them and one position per source (``projections.sources``):
+for ``"log"``, the embedded event log, the ``seq`` of the last event folded into the rows; for
+``"kafka:<partition>"``, the next offset to read in that partition of the topic. 0 means nothing
+of that source applied yet. ``apply`` is atomic: the changed rows, the positions and the version
+are stored in one transaction or not at all, so every event is applied exactly once however the
+process stops.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ class ViewRow:
 
 class ViewStore(Protocol):
     def position(self, name: str, source: str = LOG_SOURCE) -> int:
-        """The last applied ``seq`` of ``source`` for the view (0: nothing applied yet)."""
+        """The view's position in ``source`` (0: nothing applied yet)."""
+        ...
+
+    def positions(self, name: str) -> dict[str, int]:
+        """The view's position in every source it has one for."""
         ...
 
     def version(self, name: str) -> int | None:
@@ -44,8 +49,14 @@ class ViewStore(Protocol):
         """The view's rows (of one kind, with keys starting with ``prefix``) sorted by kind and key."""
         ...
 
-    def apply(self, name: str, version: int, changes: Changes, position: int, source: str = LOG_SOURCE) -> None:
-        """Writes the changes, the version and the source's new position in ONE transaction."""
+    def apply(
+        self, name: str, version: int, changes: Changes, position: int | Mapping[str, int], source: str = LOG_SOURCE
+    ) -> None:
+        """Writes the changes, the version and the new positions in ONE transaction.
+
+        ``position`` is the new position of ``source``, or a mapping of sources to their new
+        positions (sources not named keep theirs; an empty mapping changes no position).
+        """
         ...
 
     def drop(self, name: str) -> None:

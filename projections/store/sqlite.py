@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,11 @@ class SQLiteViewStore:
             ).fetchone()
         return int(found[0]) if found else 0
 
+    def positions(self, name: str) -> dict[str, int]:
+        with self._read() as db:
+            found = db.execute("SELECT source, position FROM view_positions WHERE view=?", (name,)).fetchall()
+        return {str(source): int(position) for source, position in found}
+
     def version(self, name: str) -> int | None:
         with self._read() as db:
             found = db.execute("SELECT version FROM view_versions WHERE view=?", (name,)).fetchone()
@@ -98,15 +103,18 @@ class SQLiteViewStore:
             found = db.execute(sql + " ORDER BY kind, key", params).fetchall()
         return [ViewRow(kind, key, orjson.loads(data)) for kind, key, data in found]
 
-    def apply(self, name: str, version: int, changes: Changes, position: int, source: str = LOG_SOURCE) -> None:
+    def apply(
+        self, name: str, version: int, changes: Changes, position: int | Mapping[str, int], source: str = LOG_SOURCE
+    ) -> None:
+        positions = {source: position} if isinstance(position, int) else dict(position)
         puts = [(name, kind, key, orjson.dumps(row)) for (kind, key), row in changes.items() if row is not None]
         deletes = [(name, kind, key) for (kind, key), row in changes.items() if row is None]
         with self._write() as db:
             db.executemany("DELETE FROM view_rows WHERE view=? AND kind=? AND key=?", deletes)
             db.executemany("INSERT OR REPLACE INTO view_rows (view, kind, key, data) VALUES (?,?,?,?)", puts)
-            db.execute(
+            db.executemany(
                 "INSERT OR REPLACE INTO view_positions (view, source, position) VALUES (?,?,?)",
-                (name, source, position),
+                [(name, src, at) for src, at in positions.items()],
             )
             db.execute("INSERT OR REPLACE INTO view_versions (view, version) VALUES (?,?)", (name, version))
 

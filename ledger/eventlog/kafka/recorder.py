@@ -1,25 +1,4 @@
-"""The Kafka event log: a transactional single-writer persistence module on kafka-python.
-
-Select it with ``PERSISTENCE_MODULE=ledger.eventlog.kafka:KafkaFactory`` (``LEDGER_LOG=kafka://HOST:PORT``).
-This is the only module that imports kafka-python.
-
-Contract (DESIGN.md section 3), and how it is kept without a conditional append in Kafka:
-
-* one writer per ledger is the sequencer: a transactional producer with a fixed ``transactional_id``;
-  ``init_transactions()`` fences every older writer, whose next save then fails cleanly;
-* before its first write the writer reads the topic (``read_committed``) to the end into the local
-  index (``kafka_index.KafkaIndex``), so version and event-id checks see everything committed;
-* saves are queued to one writer thread; it takes what queued up while the previous transaction
-  was in flight, at most ``KAFKA_BATCH_MAX`` saves (default 64), waiting at most
-  ``KAFKA_BATCH_WAIT_MS`` (default 0: no added latency) for more, checks each save on its own (a
-  conflicting save fails alone), and commits the rest in ONE Kafka transaction (group commit);
-  ``KAFKA_GROUP_COMMIT=off`` makes every save its own transaction;
-* a save is acknowledged only after its transaction committed; a caller that waited longer than
-  ``KAFKA_WRITE_TIMEOUT_S`` gets an error (the outcome is unknown, nothing acknowledged) and the
-  writer re-reads the topic before it accepts another write;
-* each record: key = stream id, value = the stored event bytes, headers = seq, event id, event
-  topic (type), version, prev_hash, hash.
-"""
+"""The transactional single writer (see the package docstring) and the recorder that reads the index."""
 
 from __future__ import annotations
 
@@ -30,64 +9,22 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.persistence import (
-    AggregateRecorder,
     ApplicationRecorder,
-    InfrastructureFactory,
     IntegrityError,
     OperationalError,
-    ProcessRecorder,
     StoredEvent,
-    TrackingRecorder,
 )
-from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteDatastore, SQLiteTrackingRecorder
-from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError, KafkaTimeoutError, ProducerFencedError, TopicAlreadyExistsError
+from eventsourcing.sqlite import SQLiteDatastore
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError, KafkaTimeoutError, ProducerFencedError
 
 from ledger.eventlog.base import canonical_id
-from ledger.eventlog.kafka_index import IndexRow, KafkaIndex
+from ledger.eventlog.kafka.index import IndexRow, KafkaIndex
+from ledger.eventlog.kafka.records import KafkaConfig, row_from_record
 from ledger.integrity import link_hash
-
-HEADERS = ("seq", "event_id", "topic", "version", "prev_hash", "hash")
-
-
-@dataclass(frozen=True)
-class KafkaConfig:
-    bootstrap: str
-    topic: str
-    transactional_id: str
-    partitions: int = 1
-    replication: int = 1
-    min_insync: int = 1
-    group_commit: bool = True
-    batch_max: int = 64
-    batch_wait_ms: float = 0.0
-    write_timeout_s: float = 15.0
-    client_timeout_ms: int = 10_000
-
-    @classmethod
-    def from_env(cls, env: Environment) -> KafkaConfig:
-        def get(key: str, default: str) -> str:
-            return env.get(key) or default
-
-        return cls(
-            bootstrap=get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-            topic=get("KAFKA_TOPIC", "ledger.events"),
-            transactional_id=get("KAFKA_TRANSACTIONAL_ID", "ledger-writer"),
-            partitions=int(get("KAFKA_PARTITIONS", "1")),
-            replication=int(get("KAFKA_REPLICATION_FACTOR", "1")),
-            min_insync=int(get("KAFKA_MIN_INSYNC_REPLICAS", "1")),
-            group_commit=strtobool(get("KAFKA_GROUP_COMMIT", "on")),
-            batch_max=int(get("KAFKA_BATCH_MAX", "64")),
-            batch_wait_ms=float(get("KAFKA_BATCH_WAIT_MS", "0")),
-            write_timeout_s=float(get("KAFKA_WRITE_TIMEOUT_S", "15")),
-            client_timeout_ms=int(get("KAFKA_CLIENT_TIMEOUT_MS", "10000")),
-        )
 
 
 @dataclass
@@ -96,16 +33,6 @@ class _Save:
     event_ids: list[str | None]
     done: Future[list[int]] = field(default_factory=Future)
 
-
-def _row_from_record(record: Any) -> IndexRow:
-    headers = {name: value.decode() for name, value in record.headers}
-    stream = record.key.decode()
-    try:
-        originator: UUID | str = UUID(stream)
-    except ValueError:
-        originator = stream
-    return IndexRow(int(headers["seq"]), originator, int(headers["version"]), headers["topic"], record.value,
-                    headers["event_id"] or None, headers["prev_hash"], headers["hash"])
 
 
 class KafkaRecorder(KafkaIndex, ApplicationRecorder):
@@ -144,7 +71,7 @@ class KafkaRecorder(KafkaIndex, ApplicationRecorder):
             positions: dict[int, int] = {}
             while any(consumer.position(tp) < end[tp] for tp in partitions):
                 for tp, records in consumer.poll(timeout_ms=500).items():
-                    rows.extend(_row_from_record(r) for r in records)
+                    rows.extend(row_from_record(r) for r in records)
                     positions[tp.partition] = records[-1].offset + 1
             positions = {tp.partition: consumer.position(tp) for tp in partitions}
         except KafkaError as error:
@@ -343,88 +270,3 @@ class KafkaRecorder(KafkaIndex, ApplicationRecorder):
             self._queue.put(None)
             self._writer.join(timeout=5)
         self._reset_producer()
-
-
-class KafkaFactory(InfrastructureFactory[TrackingRecorder]):
-    """Builds the Kafka recorder; snapshots and tracking live in the index file (caches of the topic)."""
-
-    def __init__(self, env: Environment | EnvType | None) -> None:
-        super().__init__(env)
-        self.config = KafkaConfig.from_env(self.env)
-        index_path = self.env.get("KAFKA_INDEX_PATH") or ":memory:"
-        self.datastore = SQLiteDatastore(index_path if index_path != ":memory:" else "file::memory:?cache=shared")
-        self._recorder: KafkaRecorder | None = None
-
-    def ensure_topic(self) -> None:
-        """Creates the topic if missing: infinite retention, the configured replication."""
-        try:
-            admin = KafkaAdminClient(bootstrap_servers=self.config.bootstrap,
-                                     request_timeout_ms=self.config.client_timeout_ms)
-        except KafkaError as error:
-            raise OperationalError(f"cannot reach Kafka at {self.config.bootstrap}: {type(error).__name__}") from error
-        try:
-            admin.create_topics({self.config.topic: {
-                "num_partitions": self.config.partitions, "replication_factor": self.config.replication,
-                "configs": {"retention.ms": "-1", "min.insync.replicas": str(self.config.min_insync)},
-            }}, wait_for_metadata=True)
-        except TopicAlreadyExistsError:
-            pass
-        finally:
-            admin.close()
-
-    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
-        recorder = SQLiteAggregateRecorder(self.datastore, events_table_name=f"stored_{purpose}")
-        recorder.create_table()
-        return recorder
-
-    def application_recorder(self) -> ApplicationRecorder:
-        self.ensure_topic()
-        recorder = KafkaRecorder(self.datastore, self.config)
-        recorder.create_table()
-        try:
-            recorder.catch_up()
-        except OperationalError:
-            recorder._stale = True  # serve what the index has; catch up before the first write
-        self._recorder = recorder
-        return recorder
-
-    def tracking_recorder(self, tracking_recorder_class: type[TrackingRecorder] | None = None) -> TrackingRecorder:
-        topic = self.env.get(self.TRACKING_RECORDER_TOPIC)
-        cls = tracking_recorder_class or (resolve_topic(topic) if topic else SQLiteTrackingRecorder)
-        recorder = cls(datastore=self.datastore)  # type: ignore[call-arg]
-        recorder.create_table()  # type: ignore[attr-defined,union-attr]
-        return recorder
-
-    def process_recorder(self) -> ProcessRecorder:
-        raise OperationalError("the Kafka log has no process recorder: projections track positions in the view store")
-
-    def close(self) -> None:
-        if self._recorder is not None:
-            self._recorder.close()
-        self.datastore.close()
-
-
-def rebuild_index(env: Environment | EnvType) -> int:
-    """Rebuilds the index file from the topic alone; returns the number of events read.
-
-    The old file is moved aside to ``INDEX.bak`` (snapshots, a cache, go with it) and kept until
-    the new one is complete.
-    """
-    factory = KafkaFactory(env)
-    path = factory.env.get("KAFKA_INDEX_PATH")
-    factory.datastore.close()
-    if not path:
-        raise OperationalError("KAFKA_INDEX_PATH is not set")
-    index = Path(path)
-    backup = index.with_name(index.name + ".bak")
-    for suffix in ("", "-wal", "-shm"):
-        old = Path(str(index) + suffix)
-        if old.exists():
-            old.replace(Path(str(backup) + suffix))
-    factory = KafkaFactory(env)
-    try:
-        recorder = KafkaRecorder(factory.datastore, factory.config)
-        recorder.create_table()
-        return recorder.catch_up()
-    finally:
-        factory.close()
