@@ -81,11 +81,15 @@ def verify(
                                                   help="Check an evidence bundle offline.")] = None,
     require_signed: Annotated[bool, typer.Option("--require-signed",
                                                  help="Fail on events after the last checkpoint.")] = False,
+    source: Annotated[str, typer.Option("--source", help="Kafka backend: verify the topic (default) or the "
+                                                         "local index.")] = "topic",
 ) -> None:
     """Recompute the hash chain, check every checkpoint, name the first event that does not match."""
+    if source not in ("topic", "index"):
+        raise typer.BadParameter("use topic or index", param_hint="--source")
     key = public_key.read_bytes() if public_key is not None else None
     report = _verify_bundle(evidence, key) if evidence is not None else _verify_log(from_checkpoint, key,
-                                                                                    require_signed)
+                                                                                    require_signed, source)
     if not report.ok:
         fail(f"verification FAILED at seq {report.first_bad_seq}: {report.reason}")
     out().print(f"verified: {report.checked} events, chain intact, {report.checkpoints} checkpoint(s) valid, "
@@ -98,7 +102,8 @@ def _verify_bundle(directory: Path, key: bytes | None) -> VerifyReport:
     return verify_evidence(directory, public_key=key)
 
 
-def _verify_log(trusted_file: Path | None, key: bytes | None, require_signed: bool) -> VerifyReport:
+def _verify_log(trusted_file: Path | None, key: bytes | None, require_signed: bool, source: str) -> VerifyReport:
+    """The embedded log file, or on Kafka the topic itself (read_committed) or the writer's index."""
     from api.cli_base import progress
     from ledger.application import Ledger
     from ledger.checkpoints import Checkpoint, CheckpointStore
@@ -108,18 +113,31 @@ def _verify_log(trusted_file: Path | None, key: bytes | None, require_signed: bo
     settings = replace(Settings.from_env(), encrypt=False)  # the bytes as stored: no data key needed
     trusted = Checkpoint.from_json(trusted_file.read_text()) if trusted_file is not None else None
     store = CheckpointStore.for_settings(settings)
-    ledger = Ledger(settings)
     try:
         public = key if key is not None else store.public_key()
         if public is None:
             raise NotFoundError("no public key: pass --public-key or run `ledger keys init` on the ledger")
-        with progress("verifying") as update:
-            head = ledger.head()
-            return verify_log(ledger.iter_log(), store.checkpoints(), public, trusted,
-                              lambda done: update(done, head), require_signed=require_signed,
-                              ledger_name=settings.ledger_name)
+        if settings.backend == "kafka" and source == "topic":
+            from ledger.eventlog.kafka import TopicReader, committed_records
+
+            reader = TopicReader(settings.kafka_bootstrap, settings.kafka_topic)
+            try:
+                with progress("verifying the topic") as update:
+                    return verify_log(committed_records(reader), store.checkpoints(), public, trusted,
+                                      lambda done: update(done, 0), require_signed=require_signed,
+                                      ledger_name=settings.ledger_name)
+            finally:
+                reader.close()
+        ledger = Ledger(settings)
+        try:
+            with progress("verifying") as update:
+                head = ledger.head()
+                return verify_log(ledger.iter_log(), store.checkpoints(), public, trusted,
+                                  lambda done: update(done, head), require_signed=require_signed,
+                                  ledger_name=settings.ledger_name)
+        finally:
+            ledger.close()
     finally:
-        ledger.close()
         store.close()
 
 

@@ -26,8 +26,8 @@ records straight from the topic, by partition and offset.
 
 
 from ledger.eventlog.kafka.factory import KafkaFactory, rebuild_index
-from ledger.eventlog.kafka.reader import TopicReader
+from ledger.eventlog.kafka.reader import TopicReader, committed_records
 from ledger.eventlog.kafka.recorder import KafkaRecorder
 from ledger.eventlog.kafka.records import KafkaConfig
 
-__all__ = ["KafkaConfig", "KafkaFactory", "KafkaRecorder", "TopicReader", "rebuild_index"]
+__all__ = ["KafkaConfig", "KafkaFactory", "KafkaRecorder", "TopicReader", "committed_records", "rebuild_index"]

@@ -17,6 +17,7 @@ from eventsourcing.utils import Environment, EnvType, resolve_topic
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from ledger.errors import IntegrityViolationError
 from ledger.eventlog.kafka.recorder import KafkaRecorder
 from ledger.eventlog.kafka.records import KafkaConfig
 
@@ -59,8 +60,8 @@ class KafkaFactory(InfrastructureFactory[TrackingRecorder]):
         recorder.create_table()
         try:
             recorder.catch_up()
-        except OperationalError:
-            recorder._stale = True  # serve what the index has; catch up before the first write
+        except (OperationalError, IntegrityViolationError):
+            recorder._stale = True  # serve what the index has; catch up (or refuse) before the first write
         self._recorder = recorder
         return recorder
 

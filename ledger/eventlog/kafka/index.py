@@ -17,8 +17,10 @@ from uuid import UUID
 from eventsourcing.persistence import OperationalError
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
-from ledger.eventlog.base import GENESIS_HASH
+from ledger.errors import IntegrityViolationError
+from ledger.eventlog.base import GENESIS_HASH, canonical_id
 from ledger.eventlog.sqlite import LedgerSQLiteRecorder
+from ledger.integrity import link_hash
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,9 @@ class KafkaIndex(LedgerSQLiteRecorder):
     def append(self, rows: list[IndexRow], positions: Mapping[int, int]) -> None:
         """Adds committed rows in ``seq`` order and advances the partition positions, atomically.
 
+        Every new row must link to the chain (``prev_hash`` and a recomputed ``hash``) and a row
+        for a ``seq`` already indexed must be the same record: otherwise ``IntegrityViolationError``
+        names the seq and nothing is indexed, so the writer refuses to build on a tampered topic.
         Raises ``OperationalError`` when the rows would leave a gap in the sequence.
         """
         with self._immediate() as c:
@@ -91,11 +96,21 @@ class KafkaIndex(LedgerSQLiteRecorder):
     def _append(self, c: SQLiteCursor, rows: list[IndexRow], positions: Mapping[int, int]) -> None:
         c.execute(self._head_statement)
         head = c.fetchone()
-        last = head[0] if head else 0
+        last, last_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
         for row in rows:
+            if row.seq <= last:
+                c.execute(f"SELECT hash FROM {self.events_table_name} WHERE rowid=?", (row.seq,))
+                known = c.fetchone()
+                if known is None or known[0] != row.hash:
+                    raise IntegrityViolationError(f"the topic holds a second, different record for seq {row.seq}")
+                continue
             if row.seq > last + 1:
                 raise OperationalError(f"the topic has a gap: seq {row.seq} follows {last}")
-            last = max(last, row.seq)
+            expected = link_hash(last_hash, row.seq, canonical_id(row.originator_id), row.originator_version,
+                                 row.topic, row.event_id, row.state)
+            if row.prev_hash != last_hash or row.hash != expected:
+                raise IntegrityViolationError(f"the record at seq {row.seq} in the topic does not link to the chain")
+            last, last_hash = row.seq, row.hash
         c.executemany(self._insert_or_ignore, [row.params() for row in rows])
         c.executemany(
             "INSERT INTO kafka_positions (partition, next_offset) VALUES (?, ?) "

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterator, Mapping
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
@@ -114,3 +115,29 @@ class TopicReader:
             raise
         self._consumer = consumer
         return consumer
+
+
+def committed_records(reader: TopicReader, batch: int = 2000) -> Iterator[LogRecord]:
+    """Every committed record of the topic, partitions merged by ``seq`` (what a verifier reads).
+
+    Streams: it holds at most one fetched batch per partition. A record that claims a ``seq``
+    out of turn (forged, replayed, reordered) is yielded where its partition puts it, for the
+    verifier to name.
+    """
+    positions = {partition: 0 for partition in reader.partitions()}
+    buffers: dict[int, deque[LogRecord]] = {partition: deque() for partition in positions}
+    exhausted: set[int] = set()
+    while True:
+        empty = [p for p in positions if not buffers[p] and p not in exhausted]
+        if empty:
+            fetched = reader.read({p: positions[p] for p in empty}, batch)
+            if not fetched:
+                exhausted.update(empty)
+            for partition, offset, record in fetched:
+                buffers[partition].append(record)
+                positions[partition] = offset + 1
+            continue
+        live = [p for p in positions if buffers[p]]
+        if not live:
+            return
+        yield buffers[min(live, key=lambda p: buffers[p][0].id)].popleft()

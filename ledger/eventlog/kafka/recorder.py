@@ -21,6 +21,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError, ProducerFencedError
 
+from ledger.errors import IntegrityViolationError
 from ledger.eventlog.base import canonical_id
 from ledger.eventlog.kafka.index import IndexRow, KafkaIndex
 from ledger.eventlog.kafka.records import KafkaConfig, row_from_record
@@ -137,6 +138,9 @@ class KafkaRecorder(KafkaIndex, ApplicationRecorder):
             finally:  # losers learn of their conflict only once the winners are in the index
                 for save in rejected:
                     save.done.set_exception(IntegrityError("stream version or event id already recorded"))
+        except IntegrityViolationError as error:  # the topic does not verify: refuse to build on it
+            self._reset_producer()
+            self._fail(batch, error)
         except ProducerFencedError:
             self._fenced = True
             self._fail(batch, OperationalError("this writer was fenced by a newer writer of the same ledger"))
