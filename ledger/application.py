@@ -38,6 +38,7 @@ from ledger.errors import (
 )
 from ledger.eventlog.base import EventLog, LogRecord
 from ledger.keys import IdentityHasher, data_key, load_or_create_key
+from ledger.limits import check_command
 
 COMMON_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 
@@ -148,6 +149,7 @@ class Ledger(Application[UUID]):
         ``RACE_RETRIES`` times); with it, a lost race is a ``VersionConflictError``.
         """
         context = context or cmd.Context()
+        check_command(command)
         event_id = self._event_id(context)
         if context.idempotency_key is not None or context.event_id is not None:
             replay = self._replay(command, event_id)
