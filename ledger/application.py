@@ -28,7 +28,7 @@ from ledger.config import Settings
 from ledger.domain.community import Community
 from ledger.domain.identity import IdentityClaim
 from ledger.domain.retiree import Retiree
-from ledger.domain.values import community_uuid
+from ledger.domain.values import NAMESPACE, community_uuid
 from ledger.errors import (
     ConflictError,
     NotFoundError,
@@ -185,7 +185,7 @@ class Ledger(Application[UUID]):
         if context.event_id is not None:
             return context.event_id
         if context.idempotency_key is not None:
-            return uuid5(uuid5(community_uuid("idempotency"), context.principal), context.idempotency_key)
+            return uuid5(uuid5(NAMESPACE, f"idempotency:{context.principal}"), context.idempotency_key)
         return uuid4()
 
     def _replay(self, command: cmd.Command, event_id: UUID) -> cmd.Appended | None:
