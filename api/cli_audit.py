@@ -108,7 +108,7 @@ def _verify_log(trusted_file: Path | None, key: bytes | None, require_signed: bo
     from ledger.application import Ledger
     from ledger.checkpoints import Checkpoint, CheckpointStore
     from ledger.errors import NotFoundError
-    from ledger.verify import verify_log
+    from ledger.verify import topic_records, verify_log
 
     settings = replace(Settings.from_env(), encrypt=False)  # the bytes as stored: no data key needed
     trusted = Checkpoint.from_json(trusted_file.read_text()) if trusted_file is not None else None
@@ -118,16 +118,9 @@ def _verify_log(trusted_file: Path | None, key: bytes | None, require_signed: bo
         if public is None:
             raise NotFoundError("no public key: pass --public-key or run `ledger keys init` on the ledger")
         if settings.backend == "kafka" and source == "topic":
-            from ledger.eventlog.kafka import TopicReader, committed_records
-
-            reader = TopicReader(settings.kafka_bootstrap, settings.kafka_topic)
-            try:
-                with progress("verifying the topic") as update:
-                    return verify_log(committed_records(reader), store.checkpoints(), public, trusted,
-                                      lambda done: update(done, 0), require_signed=require_signed,
-                                      ledger_name=settings.ledger_name)
-            finally:
-                reader.close()
+            with topic_records(settings) as records, progress("verifying the topic") as update:
+                return verify_log(records, store.checkpoints(), public, trusted, lambda done: update(done, 0),
+                                  require_signed=require_signed, ledger_name=settings.ledger_name)
         ledger = Ledger(settings)
         try:
             with progress("verifying") as update:

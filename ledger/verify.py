@@ -8,13 +8,15 @@ event contents.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ledger.checkpoints import Checkpoint
+from ledger.config import Settings
 from ledger.eventlog.base import GENESIS_HASH, LogRecord
 from ledger.integrity import load_public_key, record_hash
 
@@ -121,3 +123,16 @@ def _checkpoint_problem(
     if same_seq is not None and same_seq.hash != checkpoint.hash:
         return f"two signed checkpoints disagree about seq {checkpoint.seq}"
     return None
+
+
+@contextmanager
+def topic_records(settings: Settings) -> Iterator[Iterator[LogRecord]]:
+    """The Kafka backend's committed records straight from the topic, in seq order (what auditors
+    verify: the topic is the record, the local index only a cache of it)."""
+    from ledger.eventlog.kafka import TopicReader, committed_records
+
+    reader = TopicReader(settings.kafka_bootstrap, settings.kafka_topic)
+    try:
+        yield committed_records(reader)
+    finally:
+        reader.close()

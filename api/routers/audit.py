@@ -7,6 +7,7 @@ key is public; everything else here needs an auditor token.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -19,7 +20,7 @@ from ledger.checkpoints import CheckpointStore
 from ledger.errors import NotFoundError
 from ledger.eventlog.base import LogRecord
 from ledger.integrity import first_break
-from ledger.verify import VerifyReport, verify_log
+from ledger.verify import VerifyReport, topic_records, verify_log
 
 router = APIRouter(prefix="/audit", tags=["audit"], responses=problems(422))
 
@@ -57,15 +58,23 @@ def verify(ledger: LedgerDep, checkpoints: CheckpointsDep, caller: CallerDep) ->
 
 
 def verify_stored(ledger: Ledger, store: CheckpointStore) -> VerifyReport:
-    """``ledger.verify.verify_log`` over the whole log and the stored checkpoints (streaming)."""
+    """``ledger.verify.verify_log`` over the whole log and the stored checkpoints (streaming); on the
+    Kafka backend over the topic itself, not the API's local index."""
+    with ExitStack() as stack:
+        kafka = ledger.settings.backend == "kafka"
+        records = stack.enter_context(topic_records(ledger.settings)) if kafka else ledger.iter_log()
+        return _verify(records, ledger, store)
+
+
+def _verify(records: Iterator[LogRecord], ledger: Ledger, store: CheckpointStore) -> VerifyReport:
     key = store.public_key()
     if key is not None:
-        return verify_log(ledger.iter_log(), store.checkpoints(), key, ledger_name=ledger.settings.ledger_name)
+        return verify_log(records, store.checkpoints(), key, ledger_name=ledger.settings.ledger_name)
     head = 0
 
     def counted() -> Iterator[LogRecord]:
         nonlocal head
-        for record in ledger.iter_log():
+        for record in records:
             head = record.id
             yield record
 

@@ -143,3 +143,19 @@ def test_one_byte_changed_in_the_index_is_named_and_the_topic_still_verifies(
     SQLiteTamperer(settings.events_path).alter_state_byte(4)
     assert failed_at(cli(settings, "verify", "--source", "index")) == 4
     assert cli(settings, "verify").exit_code == 0
+
+
+def test_the_audit_endpoint_verifies_the_topic_not_the_index(ledger: Ledger, settings: Settings) -> None:
+    import httpx
+
+    from api.main import create_app
+    from tests.e2e.conftest import serving
+
+    head = ledger.read_log(ledger.head() - 1, 1)[0]
+    ledger.close()
+    produce(settings, [forged_after(head, head.id + 1, head.hash, consistent=False)])
+    env = {"LEDGER_LOG": settings.log_url, "LEDGER_NAME": settings.ledger_name,
+           "LEDGER_KAFKA_TOPIC": settings.kafka_topic}
+    with serving(create_app(dev_mode=True, host="127.0.0.1"), settings.home, env) as server:
+        report = httpx.get(f"{server.url}/v1/audit/verify", timeout=30).json()
+    assert (report["ok"], report["first_bad_seq"]) == (False, head.id + 1)
