@@ -122,6 +122,7 @@ class Ledger(Application[UUID]):
                 "KAFKA_TOPIC": self.settings.kafka_topic,
                 "KAFKA_INDEX_PATH": str(self.settings.events_path),
                 "KAFKA_TRANSACTIONAL_ID": f"{self.settings.ledger_name}-writer",
+                "KAFKA_WRITER_KEY": load_or_create_key(self.settings.writer_key_path).hex(),
                 **dict(self.settings.kafka_options),
             }
         if self.settings.encrypt:

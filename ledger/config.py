@@ -74,6 +74,11 @@ class Settings:
         return self.keys_path / "data.key"
 
     @property
+    def writer_key_path(self) -> Path:
+        """HMAC key of the Kafka writer: records without its MAC are refused at catch-up."""
+        return self.keys_path / "writer.key"
+
+    @property
     def lookup_key_path(self) -> Path:
         return self.keys_path / "lookup.key"
 

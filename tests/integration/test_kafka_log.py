@@ -84,7 +84,9 @@ def test_a_second_writer_fences_the_first_and_no_seq_or_version_is_used_twice(
     app: Ledger, kafka_settings: Settings, tmp_path: Path
 ) -> None:
     register(app, "ZZ-HT-001")
-    second_settings = Settings(**{**kafka_settings.__dict__, "home": tmp_path / "writer-2"})
+    # another machine: its own index, the ledger's shared keys (data key, writer key)
+    second_settings = Settings(**{**kafka_settings.__dict__, "home": tmp_path / "writer-2",
+                                  "keys_dir": kafka_settings.keys_path})
     second = Ledger(second_settings, clock=lambda: TODAY)
     try:
         register(second, "ZZ-HT-002")  # init_transactions() fences the first writer

@@ -159,3 +159,28 @@ def test_the_audit_endpoint_verifies_the_topic_not_the_index(ledger: Ledger, set
     with serving(create_app(dev_mode=True, host="127.0.0.1"), settings.home, env) as server:
         report = httpx.get(f"{server.url}/v1/audit/verify", timeout=30).json()
     assert (report["ok"], report["first_bad_seq"]) == (False, head.id + 1)
+
+
+def test_the_writer_refuses_a_consistent_forgery_it_did_not_sign_with_its_key(
+    ledger: Ledger, settings: Settings
+) -> None:
+    head = ledger.read_log(ledger.head() - 1, 1)[0]
+    produce(settings, [forged_after(head, head.id + 1, head.hash)])  # a chain that checks out, but no MAC
+    recorder: Any = ledger.recorder
+    recorder._stale = True
+    with pytest.raises(IntegrityViolationError, match=f"seq {head.id + 1} was not written by this ledger's writer"):
+        deliver(ledger, ledger.find_retiree("430102195505051234"), 1)  # type: ignore[arg-type]
+    assert ledger.head() == head.id
+
+
+def test_a_record_that_is_not_a_ledger_event_stops_the_writer_with_a_clear_error(
+    ledger: Ledger, settings: Settings
+) -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    producer.send(settings.kafka_topic, key=b"junk", value=b"{}")
+    producer.flush()
+    producer.close()
+    recorder: Any = ledger.recorder
+    recorder._stale = True
+    with pytest.raises(IntegrityViolationError, match="is not a ledger event"):
+        deliver(ledger, ledger.find_retiree("430102195505051234"), 1)  # type: ignore[arg-type]

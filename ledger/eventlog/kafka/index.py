@@ -35,6 +35,7 @@ class IndexRow:
     event_id: str | None
     prev_hash: str
     hash: str
+    mac: str | None = None  # the writer's MAC from the record's headers (not stored in the index)
 
     def params(self) -> tuple[Any, ...]:
         key = self.originator_id.hex if isinstance(self.originator_id, UUID) else self.originator_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ from kafka.errors import KafkaError, KafkaTimeoutError, ProducerFencedError
 from ledger.errors import IntegrityViolationError
 from ledger.eventlog.base import canonical_id
 from ledger.eventlog.kafka.index import IndexRow, KafkaIndex
-from ledger.eventlog.kafka.records import KafkaConfig, row_from_record
+from ledger.eventlog.kafka.records import KafkaConfig, record_mac, row_from_record
 from ledger.integrity import link_hash
 
 
@@ -80,8 +81,19 @@ class KafkaRecorder(KafkaIndex, ApplicationRecorder):
         finally:
             consumer.close()
         rows.sort(key=lambda row: row.seq)
+        self._check_writer(rows)
         self.append(rows, positions)
         return len(rows)
+
+    def _check_writer(self, rows: list[IndexRow]) -> None:
+        """With a writer key, every record must carry the writer's MAC: a record produced by anyone
+        else, however consistent its hash, is refused before it reaches the index."""
+        key = self.config.writer_key
+        if key is None:
+            return
+        for row in rows:
+            if row.mac is None or not hmac.compare_digest(row.mac, record_mac(key, row.hash)):
+                raise IntegrityViolationError(f"the record at seq {row.seq} was not written by this ledger's writer")
 
     # ---- writing -------------------------------------------------------------------------------
 
@@ -208,6 +220,8 @@ class KafkaRecorder(KafkaIndex, ApplicationRecorder):
                     headers = [("seq", str(row.seq).encode()), ("event_id", (row.event_id or "").encode()),
                                ("topic", row.topic.encode()), ("version", str(row.originator_version).encode()),
                                ("prev_hash", row.prev_hash.encode()), ("hash", row.hash.encode())]
+                    if self.config.writer_key is not None:
+                        headers.append(("mac", record_mac(self.config.writer_key, row.hash).encode()))
                     sent.append(producer.send(self.config.topic, key=canonical_id(row.originator_id).encode(),
                                               value=row.state, headers=headers))
             self._bounded(producer.commit_transaction)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.utils import Environment, strtobool
 
+from ledger.errors import IntegrityViolationError
 from ledger.eventlog.base import LogRecord
 from ledger.eventlog.kafka.index import IndexRow
 
-HEADERS = ("seq", "event_id", "topic", "version", "prev_hash", "hash")
+HEADERS = ("seq", "event_id", "topic", "version", "prev_hash", "hash")  # and "mac" with a writer key
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class KafkaConfig:
     batch_wait_ms: float = 0.0
     write_timeout_s: float = 15.0
     client_timeout_ms: int = 10_000
+    writer_key: bytes | None = None
 
     @classmethod
     def from_env(cls, env: Environment) -> KafkaConfig:
@@ -45,19 +49,30 @@ class KafkaConfig:
             batch_wait_ms=float(get("KAFKA_BATCH_WAIT_MS", "0")),
             write_timeout_s=float(get("KAFKA_WRITE_TIMEOUT_S", "15")),
             client_timeout_ms=int(get("KAFKA_CLIENT_TIMEOUT_MS", "10000")),
+            writer_key=bytes.fromhex(env.get("KAFKA_WRITER_KEY") or "") or None,
         )
 
 
 
+def record_mac(key: bytes, record_hash: str) -> str:
+    """The writer's MAC of a record: HMAC-SHA256 over its chain hash (which covers everything else)."""
+    return hmac.new(key, record_hash.encode(), hashlib.sha256).hexdigest()
+
+
 def row_from_record(record: Any) -> IndexRow:
-    headers = {name: value.decode() for name, value in record.headers}
-    stream = record.key.decode()
+    """The record as an index row; a record without the ledger's headers is an ``IntegrityViolationError``."""
     try:
-        originator: UUID | str = UUID(stream)
-    except ValueError:
-        originator = stream
-    return IndexRow(int(headers["seq"]), originator, int(headers["version"]), headers["topic"], record.value,
-                    headers["event_id"] or None, headers["prev_hash"], headers["hash"])
+        headers = {name: value.decode() for name, value in record.headers}
+        stream = record.key.decode()
+        try:
+            originator: UUID | str = UUID(stream)
+        except ValueError:
+            originator = stream
+        return IndexRow(int(headers["seq"]), originator, int(headers["version"]), headers["topic"], record.value,
+                        headers["event_id"] or None, headers["prev_hash"], headers["hash"], headers.get("mac"))
+    except (KeyError, ValueError, AttributeError, TypeError, UnicodeDecodeError):
+        offset = getattr(record, "offset", "?")
+        raise IntegrityViolationError(f"the record at offset {offset} of the topic is not a ledger event") from None
 
 
 def log_record(record: Any) -> LogRecord:
