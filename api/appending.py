@@ -6,8 +6,8 @@ appends nothing and answers like the first time (201, the same body) with the ex
 stream is refused with 422 ``idempotency-key-reused``. Replays skip ``expected_version``.
 
 Concurrency: with ``expected_version`` a stale stream is a 409 and nothing is written. Without
-it, a write that races another write to the same stream is retried (re-decided on the new state),
-so callers who did not ask for a check do not see conflicts they could not have avoided.
+it, ``Ledger.handle`` itself decides again on the new state after a lost race, so callers who did
+not ask for a check do not see conflicts they could not have avoided.
 """
 
 from __future__ import annotations
@@ -21,10 +21,8 @@ from api.errors import IdempotencyKeyReusedError
 from api.responses import AppendedOut
 from ledger import commands as cmd
 from ledger.application import Ledger, event_type
-from ledger.errors import VersionConflictError
 
 REPLAYED_HEADER = "Idempotent-Replayed"
-RACE_RETRIES = 10
 
 
 def append(
@@ -43,25 +41,11 @@ def append(
     records ``caller.name`` as ``recorded_by``.
     """
     context = caller.context(expected_version=expected_version, idempotency_key=idempotency_key)
-    appended = _handle(ledger, command, context)
+    appended = ledger.handle(command, context)
     if appended.replayed:
         _check_same_request(ledger, command, appended, stream)
         response.headers[REPLAYED_HEADER] = "true"
     return AppendedOut(id=appended.id, version=appended.version, seq=appended.seq)
-
-
-def _handle(ledger: Ledger, command: cmd.Command, context: cmd.Context) -> cmd.Appended:
-    """``Ledger.handle``, retrying lost races when the caller gave no ``expected_version``.
-
-    Nothing is written by a lost race, and the retry decides again on the fresh state (rules included).
-    """
-    for _ in range(RACE_RETRIES):
-        try:
-            return ledger.handle(command, context)
-        except VersionConflictError:
-            if context.expected_version is not None:
-                raise
-    return ledger.handle(command, context)
 
 
 def _check_same_request(ledger: Ledger, command: cmd.Command, appended: cmd.Appended, stream: UUID | None) -> None:

@@ -8,6 +8,7 @@ events of one command or none) and idempotent per event id. Queries return aggre
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -72,7 +73,7 @@ class Ledger(Application[UUID]):
     """The Social Care Ledger application (see DESIGN.md sections 2 and 3)."""
 
     name = "ledger"
-    RACE_RETRIES = 10
+    RACE_WINDOW_S = 10.0
     _RETIREE_METHODS: ClassVar[dict[type, str]] = {
         cmd.TransferToCommunity: "transfer_to_community",
         cmd.Relocate: "relocate",
@@ -146,8 +147,9 @@ class Ledger(Application[UUID]):
         """Decides and appends the events of one command; see the module docstring.
 
         Without ``expected_version`` the caller asked for no concurrency check, so a save that lost
-        a race to another writer of the same stream is decided again on the fresh state (at most
-        ``RACE_RETRIES`` times); with it, a lost race is a ``VersionConflictError``.
+        a race to another writer of the same stream is decided again on the fresh state, with a
+        growing random pause, for at most ``RACE_WINDOW_S`` seconds; with it, a lost race is a
+        ``VersionConflictError``.
         """
         context = context or cmd.Context()
         check_command(command)
@@ -157,7 +159,8 @@ class Ledger(Application[UUID]):
             if replay is not None:
                 return replay
         today = context.today or self._clock()
-        for attempt in range(self.RACE_RETRIES + 1):
+        deadline = time.monotonic() + self.RACE_WINDOW_S
+        for attempt in itertools.count():
             aggregates, public_id = self._decide(command, context, event_id, today)
             pending = [event for aggregate in aggregates for event in aggregate.pending_events]
             event_ids = [str(event.event_id) for event in pending]  # type: ignore[attr-defined]
@@ -172,9 +175,9 @@ class Ledger(Application[UUID]):
                     raise RuleViolationError("one_enrollment_per_id_number", "ID number already enrolled") from None
                 if isinstance(command, cmd.RegisterCommunity):
                     raise ConflictError(f"community {command.code} is already registered") from None
-                if context.expected_version is not None or attempt == self.RACE_RETRIES:
+                if context.expected_version is not None or time.monotonic() > deadline:
                     raise VersionConflictError("the stream changed meanwhile; reload and retry") from None
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # let the winner land, spread retries
+                time.sleep(random.uniform(0, 0.001 * 2 ** min(attempt, 6)))  # let the winner land, spread retries
             except PersistenceError as error:
                 raise UnavailableError(f"the event log is unavailable: {type(error).__name__}") from None
         for hook in self.after_append:
