@@ -25,11 +25,11 @@ run: $(STAMP)
 
 ## test: lint, types, import contracts and the whole pytest suite (starts its own Kafka broker)
 test: $(STAMP) lint typecheck
-	$(BIN)/python -m ledger.devtools.kafka_broker fetch
+	$(BIN)/python -m devtools.kafka_broker fetch
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check ledger projections api tests bench
+	$(BIN)/ruff check ledger projections api cli runtime devtools tests bench
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)

@@ -21,20 +21,18 @@ request that reached the server on a non-loopback address is refused (403).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ledger import commands as cmd
-from ledger.access import Principal, Resource, Role, check_read, visible_to
-from ledger.errors import AccessDeniedError, AuthenticationError, InvalidInputError
+from ledger.access import Principal, Resource, Role, check_read, sees_personal_data
+from ledger.errors import AccessDeniedError, AuthenticationError
+from ledger.privacy import redact
 from ledger.tokens import TokenStore
+from runtime.serving import is_loopback
 
 DEV_PRINCIPAL = "dev"
-DEV_MODE_VARIABLE = "LEDGER_DEV_MODE"
-_ON = frozenset({"1", "true", "yes", "on"})
-_OFF = frozenset({"", "0", "false", "no", "off"})
 
 DEV_BANNER = """
 ======================================================================
@@ -75,9 +73,12 @@ class Caller:
         if self.principal is not None:
             check_read(self.principal, resource, **facts)
 
-    def shown(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        """``data`` as this caller may see it: names and ID numbers redacted unless the role may see them."""
-        return dict(data) if self.principal is None else visible_to(self.principal, data)
+    def shown(self, data: Mapping[str, Any], personal: frozenset[str]) -> dict[str, Any]:
+        """``data`` as this caller may see it: its ``personal`` fields (``ledger.privacy``) redacted
+        unless the role may see personal data (the dev caller may)."""
+        if self.principal is None or sees_personal_data(self.principal):
+            return dict(data)
+        return redact(data, personal)
 
 
 def authenticate(tokens: TokenStore, credentials: str | None) -> Caller:
@@ -96,34 +97,3 @@ def dev_caller(server_host: str | None) -> Caller:
     if server_host is None or not is_loopback(server_host):
         raise AccessDeniedError("development mode answers requests on the loopback interface only")
     return Caller(None)
-
-
-def is_loopback(host: str) -> bool:
-    """True for loopback IP addresses (``127.0.0.1``, ``::1``); names such as ``localhost`` are not trusted."""
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def dev_mode_from_env(env: Mapping[str, str]) -> bool:
-    """Whether ``LEDGER_DEV_MODE`` switches development mode on; an unclear value is an InvalidInputError."""
-    value = env.get(DEV_MODE_VARIABLE, "").strip().lower()
-    if value in _ON:
-        return True
-    if value in _OFF:
-        return False
-    raise InvalidInputError(f"{DEV_MODE_VARIABLE} must be 1 or 0")
-
-
-def check_dev_host(host: str | None) -> None:
-    """InvalidInputError unless development mode is to be served on a loopback address.
-
-    ``None`` (the binding is not known here, e.g. ``uvicorn --factory``) is accepted: then the
-    per-request check of :func:`dev_caller` is the guard.
-    """
-    if host is not None and not is_loopback(host):
-        raise InvalidInputError(
-            f"development mode (no tokens) is only served on 127.0.0.1, not on {host!r}; "
-            "use bearer tokens to serve other interfaces"
-        )

@@ -1,13 +1,12 @@
-"""``Annotated`` dependency aliases for the routers, and the services ``create_app`` wires up.
+"""``Annotated`` dependency aliases for the routers.
 
-The services are built once per application in the lifespan (``api.main``) and kept on
+The services are bootstrapped once per application in the lifespan (``api.main``) and kept on
 ``app.state.services``; routers only ever see them through these aliases.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, cast
 
 from fastapi import Depends, Header, Request
@@ -16,21 +15,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.auth import Caller, authenticate, dev_caller
 from ledger.access import Role
 from ledger.application import Ledger
-from ledger.checkpoints import CheckpointStore
-from ledger.tokens import TokenStore
+from ledger.integrity.checkpoints import CheckpointStore
 from projections.runner import ProjectionRunner
 from projections.store import ViewStore
-
-
-@dataclass(frozen=True)
-class Services:
-    """What one running app uses: the ledger, the views and their runner, the tokens, the checkpoints."""
-
-    ledger: Ledger
-    store: ViewStore
-    runner: ProjectionRunner
-    tokens: TokenStore
-    checkpoints: CheckpointStore
+from runtime.bootstrap import Services
 
 
 def get_services(request: Request) -> Services:

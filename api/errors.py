@@ -51,15 +51,16 @@ from ledger.errors import (
     AccessDeniedError,
     AuthenticationError,
     ConflictError,
+    IdempotencyKeyReusedError,
     IntegrityViolationError,
     InvalidInputError,
     LedgerError,
     NotFoundError,
+    ProjectionError,
     RuleViolationError,
     UnavailableError,
     VersionConflictError,
 )
-from projections.base import ProjectionError
 
 PROBLEM_BASE = "https://social-care-ledger.example/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -68,10 +69,6 @@ MAX_QUERY_BYTES = 2 * 1024
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 log = logging.getLogger("api.errors")
-
-
-class IdempotencyKeyReusedError(InvalidInputError):
-    """An ``Idempotency-Key`` already answered a different request (another kind or stream)."""
 
 
 # The one table: error class -> (HTTP status, problem type slug, title). Looked up along the MRO,

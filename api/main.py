@@ -1,11 +1,11 @@
-"""The composition root of the HTTP API: ``create_app()``.
+"""The HTTP app: ``create_app()``, wired by the one composition root (``runtime.bootstrap``).
 
-Nothing is built at import time. The lifespan builds the ``Ledger``, the view store and the
-projection runner, the token store and the checkpoint store once, catches the views up, and
-registers ``runner.catch_up`` in ``ledger.after_append`` so that a GET right after a successful
-POST sees the write (read-your-writes); when a signing key exists (``ledger keys init``), a
-checkpoint is signed every ``checkpoint_every`` events as well. All routes live under ``/v1`` except
-``GET /health``; OpenAPI is at ``/docs``.
+Nothing is built at import time. The lifespan bootstraps the services with the read side
+following the log in its own thread: a POST returns once its events are stored, and a projection
+read waits (bounded) until the views have caught up with the log head it saw (read-your-writes).
+With a signing key (``ledger keys init``) the same thread signs a checkpoint every
+``checkpoint_every`` events. All routes live under ``/v1`` except ``GET /health``; OpenAPI is at
+``/docs``. ``uvicorn --factory api.main:create_app`` serves it (settings from ``LEDGER_*``).
 
 Logs carry no personal data: uvicorn's access log shows paths without query strings and with
 anything shaped like an ID number masked, and an exception that escapes a request is contained
@@ -18,87 +18,23 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from api.auth import DEV_BANNER, check_dev_host, dev_mode_from_env
-from api.deps import Services
+from api.auth import DEV_BANNER
 from api.errors import BodySizeLimit, install_error_handlers
 from api.responses import problems
 from api.routers import audit, communities, health, log, projections, retirees
 from ledger import __version__
-from ledger.application import Ledger
-from ledger.checkpoints import Checkpointer, CheckpointStore, Signer
 from ledger.config import Settings
-from ledger.errors import LedgerError, NotFoundError
-from ledger.tokens import TokenStore
-from projections.runner import ProjectionRunner
-from projections.store.sqlite import SQLiteViewStore
+from runtime.bootstrap import bootstrap
+from runtime.serving import check_dev_host, dev_mode_from_env
 
 logger = logging.getLogger("api.main")
 _ID_NUMBER_LIKE = re.compile(r"\d{14,17}[\dXx]")
-
-
-def open_services(settings: Settings, checkpoint_every: int | None = None) -> Services:
-    """Builds the ledger, views, runner, token and checkpoint stores; views caught up, hooks registered."""
-    ledger = Ledger(settings)
-    opened: list[Callable[[], None]] = [ledger.close]
-    try:
-        store = SQLiteViewStore(settings.views_path)
-        opened.append(store.close)
-        checkpoints = CheckpointStore.for_settings(settings)
-        opened.append(checkpoints.close)
-        signer = _signer(settings)
-    except BaseException:
-        for close in reversed(opened):
-            close()
-        raise
-    runner = ProjectionRunner(ledger, store)
-    catch_up = _guarded("projections stopped", lambda: runner.catch_up())
-    catch_up()
-    ledger.after_append.append(catch_up)
-    if signer is not None:
-        checkpointer = Checkpointer(ledger, checkpoints, signer, every=checkpoint_every or settings.checkpoint_every)
-        ledger.after_append.append(_guarded("checkpoint not signed", checkpointer.maybe_checkpoint))
-    return Services(ledger=ledger, store=store, runner=runner, tokens=TokenStore.of(settings), checkpoints=checkpoints)
-
-
-def _signer(settings: Settings) -> Signer | None:
-    """The ledger's signing key, or None before ``ledger keys init`` (then no checkpoints are signed)."""
-    try:
-        return Signer.load(settings)
-    except NotFoundError:
-        return None
-
-
-def close_services(services: Services) -> None:
-    services.runner.close()
-    services.checkpoints.close()
-    services.store.close()
-    services.ledger.close()
-
-
-def _guarded(what: str, work: Callable[[], object]) -> Callable[[], None]:
-    """``work`` with its failures logged, never raised.
-
-    After an append the write is committed when the hooks run, so a failing projection or
-    checkpoint must not turn it into an error; at start the ledger stays available for writes and
-    audit reads. A stopped runner keeps its position (``/v1/projections/status`` shows the lag); the
-    log line names the error and its detail (views, seqs, event types), never personal data.
-    """
-
-    def run() -> None:
-        try:
-            work()
-        except LedgerError as error:
-            logger.error("%s: %s: %s", what, type(error).__name__, error.detail)
-        except Exception as error:
-            logger.error("%s: %s", what, type(error).__name__)
-
-    return run
 
 
 class LedgerAPI(FastAPI):
@@ -156,12 +92,13 @@ def create_app(
         scrub_access_log()
         if dev_mode:
             logger.warning(DEV_BANNER)
-        services = open_services(settings if settings is not None else Settings.from_env(), checkpoint_every)
+        services = bootstrap(settings if settings is not None else Settings.from_env(), follow=True,
+                             checkpoint_every=checkpoint_every)
         app.state.services = services
         try:
             yield
         finally:
-            close_services(services)
+            services.close()
 
     app = LedgerAPI(
         title="Social Care Ledger",

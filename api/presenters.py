@@ -1,10 +1,8 @@
 """Aggregates and history entries into JSON-ready response shapes (via ``ledger.codec.to_plain``).
 
-Every shape passes through ``Caller.shown``, which redacts ``name`` and ``id_number`` for roles
-that may not see personal data (auditors, viewers): a retiree's state, a staff member in a
-community's state, and the data of every event except a community's ``Registered`` (whose
-``name`` is the community's, not a person's). Redaction is the default, so an event type added
-later is hidden until someone decides otherwise.
+Every shape passes through ``Caller.shown`` with the personal fields that ``ledger.privacy``
+marks (the one redaction rule): a retiree's state, a staff member in a community's state, and the
+data of every event. Roles that may not see personal data (auditors, viewers) get ``"***"``.
 """
 
 from __future__ import annotations
@@ -17,8 +15,7 @@ from ledger.application import HistoryEntry
 from ledger.codec import to_plain
 from ledger.domain.community import Community
 from ledger.domain.retiree import Retiree
-
-IMPERSONAL_EVENTS = frozenset({"Registered"})
+from ledger.privacy import RETIREE_STATE, STAFF_STATE, personal_fields
 
 
 def _public_state(aggregate: Retiree | Community) -> dict[str, Any]:
@@ -27,14 +24,16 @@ def _public_state(aggregate: Retiree | Community) -> dict[str, Any]:
 
 def retiree_state(retiree: Retiree, caller: Caller) -> dict[str, Any]:
     """The retiree's folded state: ``id``, ``version`` and every state field of the aggregate."""
-    return caller.shown({"id": str(retiree.id), "version": retiree.version, **to_plain(_public_state(retiree))})
+    state = {"id": str(retiree.id), "version": retiree.version, **to_plain(_public_state(retiree))}
+    return caller.shown(state, RETIREE_STATE)
 
 
 def community_state(community: Community, caller: Caller) -> dict[str, Any]:
     """The community with its staff as a list (each with its stints and whether active now)."""
     state = _public_state(community)
     staff = [
-        caller.shown({"staff_id": staff_id, **to_plain(member), "active": member["stints"][-1][1] is None})
+        caller.shown({"staff_id": staff_id, **to_plain(member), "active": member["stints"][-1][1] is None},
+                     STAFF_STATE)
         for staff_id, member in sorted(state.pop("staff").items())
     ]
     return {"id": str(community.id), "version": community.version, **to_plain(state), "staff": staff}
@@ -50,7 +49,7 @@ def event_out(entry: HistoryEntry, caller: Caller) -> EventOut:
         timestamp=entry.timestamp.isoformat(),
         recorded_by=entry.recorded_by,
         event_id=entry.event_id,
-        data=data if entry.type in IMPERSONAL_EVENTS else caller.shown(data),
+        data=caller.shown(data, personal_fields(entry.type)),
         prev_hash=entry.prev_hash,
         hash=entry.hash,
     )

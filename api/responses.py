@@ -100,7 +100,7 @@ class CheckpointOut(BaseModel):
 
 
 class VerifyOut(BaseModel):
-    """The outcome of ``ledger.verify.verify_log`` (see ``VerifyReport``)."""
+    """The outcome of ``ledger.integrity.verify.verify_log`` (see ``VerifyReport``)."""
 
     ok: bool
     checked: int

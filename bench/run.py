@@ -29,11 +29,9 @@ from fastapi import FastAPI
 
 from bench.baseline import plain_app, plain_http
 from bench.workload import Timing, populate, service, timed, timed_concurrently
-from ledger.application import Ledger
 from ledger.config import Settings
-from ledger.integrity import link_hash
-from projections.runner import ProjectionRunner
-from projections.store.sqlite import SQLiteViewStore
+from ledger.integrity.chain import link_hash
+from runtime.bootstrap import Services, bootstrap, opened
 
 Report = Callable[[str], None]
 
@@ -83,7 +81,8 @@ def served(app: FastAPI) -> Iterator[str]:
 def sqlite_figures(root: Path, scale: Scale, report: Report) -> list[Figure]:
     settings = Settings(home=root / "ledger", keys_dir=root / "keys")
     plain = plain_app(root / "plain.db")
-    ledger = Ledger(settings)
+    services = bootstrap(settings)
+    ledger = services.ledger
     try:
         report("populating")
         rids = populate(ledger, scale.retirees)
@@ -100,13 +99,13 @@ def sqlite_figures(root: Path, scale: Scale, report: Report) -> list[Figure]:
             Figure("history read p99", ours.percentile(0.99), base.percentile(0.99), "ms", "eventsourcing SQLite"),
         ]
         report("rebuild")
-        figures.append(Figure("rebuild events/s", rebuild_rate(ledger, root / "views.db"),
-                              rate(plain.replay), "/s", "eventsourcing SQLite replay"))
-        ledger.close()  # the HTTP server opens its own ledger on the same files
+        figures.append(Figure("rebuild events/s", rebuild_rate(services), rate(plain.replay), "/s",
+                              "eventsourcing SQLite replay"))
+        services.close()  # the HTTP server opens its own ledger on the same files
         report("HTTP appends")
         figures.insert(1, http_figure(settings, rids, plain, counters, scale))
     finally:
-        ledger.close()
+        services.close()
         plain.close()
     return figures
 
@@ -136,14 +135,8 @@ def rate(work: Callable[[], int]) -> float:
     return count / (time.perf_counter() - started)
 
 
-def rebuild_rate(ledger: Ledger, views: Path) -> float:
-    store = SQLiteViewStore(views)
-    runner = ProjectionRunner(ledger, store)
-    try:
-        return rate(runner.rebuild)
-    finally:
-        runner.close()
-        store.close()
+def rebuild_rate(services: Services) -> float:
+    return rate(services.runner.rebuild)
 
 
 def security_figures(root: Path, scale: Scale, report: Report) -> list[Figure]:
@@ -152,13 +145,11 @@ def security_figures(root: Path, scale: Scale, report: Report) -> list[Figure]:
     for encrypt in (False, True):
         report(f"appends with encryption {'on' if encrypt else 'off'}")
         settings = Settings(home=root / f"enc-{encrypt}", keys_dir=root / "keys", encrypt=encrypt)
-        ledger = Ledger(settings)
-        try:
+        with opened(settings) as services:
+            ledger = services.ledger
             rids = populate(ledger, scale.retirees)
             appends = timed(scale.appends, lambda n: ledger.handle(service(rids[n % len(rids)], n)))  # noqa: B023
-            timings[encrypt] = (appends, rebuild_rate(ledger, root / f"views-{encrypt}.db"))
-        finally:
-            ledger.close()
+            timings[encrypt] = (appends, rebuild_rate(services))
     state = b"x" * 400
     hashing = timed(5000, lambda n: link_hash("0" * 64, n, "stream", 1, "topic", "id", state))
     append_us = timings[True][0].seconds / timings[True][0].ops * 1e6
@@ -178,14 +169,15 @@ def kafka_figures(root: Path, log_url: str, scale: Scale, report: Report) -> lis
     for writers in (1, 32):
         report(f"SQLite, {writers} writer(s)")
         sqlite_runs[writers] = concurrent_appends(Settings(home=root / f"sq-{writers}", keys_dir=root / "keys"),
-                                                  writers, scale, {})
+                                                  writers, scale)
     for group_commit in ("off", "on"):
         for writers in (1, 32):
             report(f"Kafka, {writers} writer(s), group commit {group_commit}")
             name = f"bench{uuid.uuid4().hex[:8]}"
             settings = Settings(home=root / name, keys_dir=root / "keys", log_url=log_url,
-                                kafka_topic=f"{name}.events", ledger_name=name)
-            ours = concurrent_appends(settings, writers, scale, {"KAFKA_GROUP_COMMIT": group_commit})
+                                kafka_topic=f"{name}.events", ledger_name=name,
+                                kafka_options=(("KAFKA_GROUP_COMMIT", group_commit),))
+            ours = concurrent_appends(settings, writers, scale)
             base = sqlite_runs[writers]
             label = f"Kafka {writers} writer{'s' if writers > 1 else ''}, group commit {group_commit}"
             figures += [
@@ -199,32 +191,24 @@ def kafka_figures(root: Path, log_url: str, scale: Scale, report: Report) -> lis
     return figures
 
 
-def concurrent_appends(settings: Settings, writers: int, scale: Scale, env: dict[str, str]) -> Timing:
+def concurrent_appends(settings: Settings, writers: int, scale: Scale) -> Timing:
     """Each writer appends to its own retiree; a single writer makes as many appends as 8 of the 32."""
-    ledger = Ledger(settings, env=env)
     per_writer = scale.concurrent_per_writer * (8 if writers == 1 else 1)
-    try:
+    with opened(settings) as services:
+        ledger = services.ledger
         rids = populate(ledger, writers)
         return timed_concurrently(writers, per_writer, lambda w, n: ledger.handle(service(rids[w], n)))
-    finally:
-        ledger.close()
 
 
 def kafka_rebuild_figures(root: Path, settings: Settings) -> list[Figure]:
     """Projection rebuild reading the topic, and the index rebuilt from the topic, beside SQLite."""
     from ledger.eventlog.kafka import rebuild_index
 
-    sqlite_ledger = Ledger(replace(settings, home=root / "sq-32", log_url="sqlite"))
-    try:
-        base = rebuild_rate(sqlite_ledger, root / "views-sq.db")
-    finally:
-        sqlite_ledger.close()
-    ledger = Ledger(settings)
-    try:
-        from_topic = rebuild_rate(ledger, root / "views-kafka.db")
-        env = dict(ledger.env.items())
-    finally:
-        ledger.close()
+    with opened(replace(settings, home=root / "sq-32", log_url="sqlite")) as services:
+        base = rebuild_rate(services)
+    with opened(settings) as services:
+        from_topic = rebuild_rate(services)
+        env = dict(services.ledger.env.items())
     index = rate(lambda: rebuild_index(env))
     return [
         Figure("projection rebuild events/s from the Kafka topic", from_topic, base, "/s",

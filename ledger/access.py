@@ -15,13 +15,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from ledger import commands as cmd
 from ledger.errors import AccessDeniedError, InvalidInputError
-
-REDACTED = "***"
-PERSONAL_FIELDS = frozenset({"name", "id_number"})
 
 _TOKEN_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
@@ -149,24 +145,11 @@ def _eq(value: str, fact: object) -> bool:
     return fact is not None and fact == value
 
 
-# The write decision table: each command, the one role that may issue it, and the facts that must
-# ALL equal the principal's scope value ("command.X" is the command's own field X; the others are
-# the keyword arguments of check_write).
+# The write decision table, derived from the commands' own declarations (``ledger.commands``): each
+# command, the one role that may issue it, and the facts that must ALL equal the principal's scope
+# value ("command.X" is the command's own field X; the others are the keyword arguments of check_write).
 WRITE_RULES: Mapping[type, tuple[Role, tuple[str, ...]]] = {
-    cmd.Enroll: (Role.AGENCY, ("command.city",)),
-    cmd.RegisterCommunity: (Role.AGENCY, ("command.city",)),
-    cmd.TransferToCommunity: (Role.AGENCY, ("retiree_city", "community_city")),
-    cmd.Relocate: (Role.AGENCY, ("retiree_city", "community_city")),
-    cmd.AdjustPension: (Role.AGENCY, ("retiree_city",)),
-    cmd.SuspendPension: (Role.AGENCY, ("retiree_city",)),
-    cmd.ResumePension: (Role.AGENCY, ("retiree_city",)),
-    cmd.RecordDeath: (Role.AGENCY, ("retiree_city",)),
-    cmd.DeliverService: (Role.COMMUNITY, ("command.community", "retiree_community")),
-    cmd.RateSatisfaction: (Role.COMMUNITY, ("retiree_community",)),
-    cmd.CertifyEligibility: (Role.COMMUNITY, ("retiree_community",)),
-    cmd.JoinStaff: (Role.COMMUNITY, ("command.community",)),
-    cmd.RecordStaffLeft: (Role.COMMUNITY, ("command.community",)),
-    cmd.RecordTraining: (Role.COMMUNITY, ("command.community",)),
+    kind: (Role(declared.role), declared.scope) for kind, declared in cmd.COMMANDS.items()
 }
 
 
@@ -267,25 +250,6 @@ def sees_personal_data(principal: Principal) -> bool:
     Agencies and communities: yes, for what they may read at all (check_read limits that to
     their scope); they serve these people. Auditors: no; they verify histories, hashes and
     rules, which needs no identity, and they read across every city. Viewers: no; they see
-    projections only.
+    projections only. Which fields are personal is ``ledger.privacy``'s rule.
     """
     return principal.role in (Role.AGENCY, Role.COMMUNITY)
-
-
-def redact(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``data`` with every ``name`` and ``id_number`` value (at any depth, in nested
-    dicts and lists) replaced by ``"***"``. Keys are kept; the input is not modified."""
-    return {key: REDACTED if key in PERSONAL_FIELDS else _redact_value(value) for key, value in data.items()}
-
-
-def _redact_value(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return redact(value)
-    if isinstance(value, list | tuple):
-        return [_redact_value(item) for item in value]
-    return value
-
-
-def visible_to(principal: Principal, data: Mapping[str, Any]) -> dict[str, Any]:
-    """``data`` as ``principal`` may see it: unchanged (a copy) or redacted."""
-    return dict(data) if sees_personal_data(principal) else redact(data)

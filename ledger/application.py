@@ -7,14 +7,13 @@ events of one command or none) and idempotent per event id. Queries return aggre
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -23,7 +22,6 @@ from eventsourcing.persistence import IntegrityError, Mapper, PersistenceError, 
 from eventsourcing.utils import Environment, EnvType
 
 from ledger import commands as cmd
-from ledger.access import check_write
 from ledger.codec import OrjsonTranscoder
 from ledger.config import Settings
 from ledger.domain.community import Community
@@ -32,14 +30,15 @@ from ledger.domain.retiree import Retiree
 from ledger.domain.values import NAMESPACE, community_uuid
 from ledger.errors import (
     ConflictError,
+    IdempotencyKeyReusedError,
     NotFoundError,
     RuleViolationError,
     UnavailableError,
     VersionConflictError,
 )
 from ledger.eventlog.base import EventLog, LogRecord
+from ledger.handlers import HANDLERS, Unit
 from ledger.keys import IdentityHasher, data_key, load_or_create_key
-from ledger.limits import check_command
 
 COMMON_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 
@@ -58,6 +57,7 @@ class HistoryEntry:
     data: dict[str, Any]
     prev_hash: str
     hash: str
+    business_date: date | None = None
 
 
 def event_type(event: object) -> str:
@@ -74,26 +74,6 @@ class Ledger(Application[UUID]):
 
     name = "ledger"
     RACE_WINDOW_S = 10.0
-    _RETIREE_METHODS: ClassVar[dict[type, str]] = {
-        cmd.TransferToCommunity: "transfer_to_community",
-        cmd.Relocate: "relocate",
-        cmd.AdjustPension: "adjust_pension",
-        cmd.CertifyEligibility: "certify_eligibility",
-        cmd.SuspendPension: "suspend_pension",
-        cmd.ResumePension: "resume_pension",
-        cmd.DeliverService: "deliver_service",
-        cmd.RateSatisfaction: "rate_satisfaction",
-        cmd.RecordDeath: "record_death",
-    }
-    _COMMUNITY_METHODS: ClassVar[dict[type, str]] = {
-        cmd.JoinStaff: "join_staff",
-        cmd.RecordStaffLeft: "record_staff_left",
-        cmd.RecordTraining: "record_training",
-    }
-    _NEEDS_TODAY = frozenset(
-        {"certify_eligibility", "deliver_service", "rate_satisfaction", "record_death",
-         "join_staff", "record_staff_left", "record_training"}
-    )
 
     def __init__(self, settings: Settings, env: EnvType | None = None, clock: Callable[[], date] = date.today) -> None:
         self.settings = settings
@@ -146,26 +126,30 @@ class Ledger(Application[UUID]):
     def handle(self, command: cmd.Command, context: cmd.Context | None = None) -> cmd.Appended:
         """Decides and appends the events of one command; see the module docstring.
 
-        Without ``expected_version`` the caller asked for no concurrency check, so a save that lost
-        a race to another writer of the same stream is decided again on the fresh state, with a
-        growing random pause, for at most ``RACE_WINDOW_S`` seconds; with it, a lost race is a
-        ``VersionConflictError``.
+        The command is validated against its declaration, then its handler (``ledger.handlers``)
+        loads, checks access and lets the aggregate decide. Without ``expected_version`` the caller
+        asked for no concurrency check, so a save that lost a race to another writer of the same
+        stream is decided again on the fresh state, with a growing random pause, for at most
+        ``RACE_WINDOW_S`` seconds; with it, a lost race is a ``VersionConflictError``. A repeated
+        idempotency key or event id returns the first result if it recorded the same kind of event
+        on the same stream, else ``IdempotencyKeyReusedError``; nothing is appended either way.
         """
         context = context or cmd.Context()
-        check_command(command)
+        command = cmd.validate(command)
+        handler = HANDLERS[type(command)]
         event_id = self._event_id(context)
         if context.idempotency_key is not None or context.event_id is not None:
             replay = self._replay(command, event_id)
             if replay is not None:
                 return replay
-        today = context.today or self._clock()
+        unit = Unit(self, context, event_id, context.today or self._clock())
         deadline = time.monotonic() + self.RACE_WINDOW_S
         for attempt in itertools.count():
-            aggregates, public_id = self._decide(command, context, event_id, today)
-            pending = [event for aggregate in aggregates for event in aggregate.pending_events]
+            decision = handler(unit, command)
+            pending = [event for aggregate in decision.aggregates for event in aggregate.pending_events]
             event_ids = [str(event.event_id) for event in pending]  # type: ignore[attr-defined]
             try:
-                recordings = self.save(*aggregates, event_ids=event_ids)
+                recordings = self.save(*decision.aggregates, event_ids=event_ids)
                 break
             except IntegrityError:
                 replay = self._replay(command, event_id)
@@ -182,8 +166,8 @@ class Ledger(Application[UUID]):
                 raise UnavailableError(f"the event log is unavailable: {type(error).__name__}") from None
         for hook in self.after_append:
             hook()
-        main = aggregates[0]
-        return cmd.Appended(id=public_id, version=main.version, seq=recordings[0].notification.id)
+        main = decision.aggregates[0]
+        return cmd.Appended(id=decision.public_id, version=main.version, seq=recordings[0].notification.id)
 
     def _event_id(self, context: cmd.Context) -> UUID:
         if context.event_id is not None:
@@ -193,84 +177,52 @@ class Ledger(Application[UUID]):
         return uuid4()
 
     def _replay(self, command: cmd.Command, event_id: UUID) -> cmd.Appended | None:
+        """The first answer to this event id, if it was appended; refused if it was another request."""
         found = self.log.find_event(str(event_id))
         if found is None:
             return None
-        if isinstance(command, cmd.RegisterCommunity | cmd.JoinStaff | cmd.RecordStaffLeft | cmd.RecordTraining):
-            public_id = command.code if isinstance(command, cmd.RegisterCommunity) else command.community
-        else:
-            public_id = str(found.originator_id)
+        declared = cmd.spec(type(command))
+        stream = self._target_stream(command)
+        if event_type(self.mapper.to_domain_event(found)) != declared.event or (
+            stream is not None and str(found.originator_id) != str(stream)
+        ):
+            raise IdempotencyKeyReusedError("this Idempotency-Key was already used for a different request")
+        code = self._community_code(command)
+        public_id = code if code is not None else str(found.originator_id)
         return cmd.Appended(id=public_id, version=found.originator_version, seq=found.id, replayed=True)
 
-    def _decide(
-        self, command: cmd.Command, context: cmd.Context, event_id: UUID, today: date
-    ) -> tuple[list[Aggregate], str]:
-        stamp: dict[str, Any] = {"recorded_by": context.recorded_by, "event_id": event_id}
-        fields: dict[str, Any] = {f.name: getattr(command, f.name) for f in dataclasses.fields(command)}
-        if context.access is not None and isinstance(
-            command, cmd.RegisterCommunity | cmd.Enroll | cmd.JoinStaff | cmd.RecordStaffLeft | cmd.RecordTraining
-        ):
-            check_write(context.access, command)
+    @staticmethod
+    def _community_code(command: cmd.Command) -> str | None:
+        """The code of the community stream a community command writes (its public id)."""
         if isinstance(command, cmd.RegisterCommunity):
-            self._expect_new(context)
-            return [Community.register(**fields, **stamp)], command.code
-        if isinstance(command, cmd.Enroll):
-            self._expect_new(context)
-            claim_id = self._hasher.claim_id(command.id_number)
-            if self._exists(claim_id):
-                raise RuleViolationError("one_enrollment_per_id_number", "this ID number is already enrolled")
-            retiree = Retiree.enroll(retiree_id=uuid4(), **fields, **stamp)
-            claim = IdentityClaim.claim(
-                claim_id=claim_id, retiree_id=retiree.id, recorded_by=context.recorded_by,
-                event_id=uuid5(event_id, "claim"),
-            )
-            return [retiree, claim], str(retiree.id)
-        if type(command) in self._COMMUNITY_METHODS:
-            code = fields.pop("community")
-            community = self.community(code)
-            self._expect_version(community, context)
-            method = self._COMMUNITY_METHODS[type(command)]
-            getattr(community, method)(**fields, **stamp, **({"today": today} if method in self._NEEDS_TODAY else {}))
-            return [community], code
-        retiree = self.retiree(fields.pop("retiree_id"))
-        self._expect_version(retiree, context)
-        method = self._RETIREE_METHODS[type(command)]
-        extra: dict[str, Any] = {"today": today} if method in self._NEEDS_TODAY else {}
-        target_city = None
-        if isinstance(command, cmd.TransferToCommunity | cmd.Relocate):
-            target = command.community if isinstance(command, cmd.TransferToCommunity) else command.to_community
-            try:
-                target_city = self.community(target).city
-            except NotFoundError:
-                raise RuleViolationError("community_registered", f"community {target} is not registered") from None
-        if context.access is not None:
-            check_write(context.access, command, retiree_city=retiree.city, retiree_community=retiree.community,
-                        community_city=target_city)
-        if isinstance(command, cmd.DeliverService):
-            extra["staff_active"] = self._staff_active(command.community, command.staff_id, command.delivered_on)
-        getattr(retiree, method)(**fields, **stamp, **extra)
-        return [retiree], str(retiree.id)
+            return command.code
+        if isinstance(command, cmd.JoinStaff | cmd.RecordStaffLeft | cmd.RecordTraining):
+            return command.community
+        return None
 
-    def _staff_active(self, code: str, staff_id: str, day: date) -> bool:
+    @staticmethod
+    def _target_stream(command: cmd.Command) -> UUID | None:
+        """The stream a command names (None for an enrollment, whose stream is new)."""
+        if isinstance(command, cmd.Enroll):
+            return None
+        if isinstance(command, cmd.CommunityCommand):
+            return community_uuid(command.code if isinstance(command, cmd.RegisterCommunity) else command.community)
+        return command.retiree_id
+
+    # ---- what handlers ask -------------------------------------------------------------------
+
+    def claim_id(self, id_number: str) -> UUID:
+        """The stream id of the identity claim of an ID number (a keyed hash: the number is never a key)."""
+        return self._hasher.claim_id(id_number)
+
+    def staff_active(self, code: str, staff_id: str, day: date) -> bool:
         try:
             return self.community(code).staff_active_on(staff_id, day)
         except NotFoundError:
             return False
 
-    def _exists(self, aggregate_id: UUID) -> bool:
+    def stream_exists(self, aggregate_id: UUID) -> bool:
         return bool(self.events.recorder.select_events(aggregate_id, limit=1))
-
-    @staticmethod
-    def _expect_new(context: cmd.Context) -> None:
-        if context.expected_version not in (None, 0):
-            raise VersionConflictError("a new stream starts at version 0")
-
-    @staticmethod
-    def _expect_version(aggregate: Aggregate, context: cmd.Context) -> None:
-        if context.expected_version is not None and aggregate.version != context.expected_version:
-            raise VersionConflictError(
-                f"expected version {context.expected_version}, the stream is at version {aggregate.version}"
-            )
 
     # ---- queries ------------------------------------------------------------------------------
 
@@ -322,11 +274,24 @@ class Ledger(Application[UUID]):
             return None
         return claim.retiree_id
 
-    def history(self, stream_id: UUID) -> list[HistoryEntry]:
+    def history(
+        self, stream_id: UUID, *, version: int | None = None, as_of: date | None = None
+    ) -> list[HistoryEntry]:
+        """A stream's events in order; up to a ``version``, or those in effect ``as_of`` a business date.
+
+        ``NotFoundError`` for an unknown stream or a version it has not reached.
+        """
         records = self.log.select_stream(stream_id)
         if not records:
             raise NotFoundError("no stream with this id")
-        return [self.entry(record) for record in records]
+        if version is not None and version > records[-1].originator_version:
+            raise NotFoundError(f"the stream has no version {version}")
+        entries = [self.entry(record) for record in records]
+        return [
+            entry for entry in entries
+            if (version is None or entry.version <= version)
+            and (as_of is None or entry.business_date is None or entry.business_date <= as_of)
+        ]
 
     def entry(self, record: LogRecord) -> HistoryEntry:
         event = cast(Aggregate.Event, self.mapper.to_domain_event(record))
@@ -341,6 +306,7 @@ class Ledger(Application[UUID]):
             data=event_data(event),
             prev_hash=record.prev_hash,
             hash=record.hash,
+            business_date=getattr(event, "business_date", None),
         )
 
     def read_log(self, after: int = 0, limit: int = 100) -> list[LogRecord]:

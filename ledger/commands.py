@@ -1,16 +1,51 @@
-"""Commands: one per event kind, the input language of the application.
+"""Commands: the input language of the ledger, each declared once.
 
-The API, ``ledger import``, the demo generator and the tests all build these and hand them
-to ``Ledger.handle``. Field names match the event fields of DESIGN.md section 2.
+A command class states everything about itself in one place: its fields with their limits (the
+types of ``ledger.fields``), the event it records, the role that may issue it and the facts that
+must lie in that role's scope (``ledger.access.check_write``), and which field names its stream
+(``target``: the part of an HTTP path, ``None`` for a command that starts a new stream). The HTTP
+request schemas (``api.schemas``), ``ledger import`` and the limits checked by ``Ledger.handle``
+are derived from it; personal fields are marked on the event classes (``ledger.privacy``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar, cast, dataclass_transform
 from uuid import UUID
+
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+
+from ledger.errors import InvalidInputError
+from ledger.fields import (
+    BackPay,
+    Channel,
+    Code,
+    Day,
+    Flag,
+    Hours,
+    IdNumber,
+    KindOfCommunity,
+    KindOfService,
+    Method,
+    Minutes,
+    Month,
+    Name,
+    PastDay,
+    Pension,
+    Reason,
+    RoleOfStaff,
+    Score,
+    SexOf,
+    Stream,
+    Text,
+    Year,
+)
 
 if TYPE_CHECKING:
     from ledger.access import Principal
@@ -22,9 +57,9 @@ class Context:
 
     ``idempotency_key`` (scoped to the principal) or ``event_id`` make the append idempotent:
     repeating it returns the first result and appends nothing. ``today`` is the date against
-    which "not in the future" is judged (the application fills in the real date). ``access`` is
-    the authenticated principal whose role and scope every write is checked against; None means
-    a trusted caller inside the process (the CLI, the demo generator, an import run by an operator).
+    which "not in the future" is judged (the ledger's clock fills it in). ``access`` is the
+    authenticated principal whose role and scope every write is checked against; None means a
+    trusted caller inside the process (the CLI, the demo generator, an import run by an operator).
     """
 
     principal: str = "system"
@@ -50,176 +85,226 @@ class Appended:
     replayed: bool = False
 
 
+@dataclass(frozen=True)
+class Spec:
+    """What a command declares besides its fields (see the module docstring)."""
+
+    event: str
+    role: str
+    scope: tuple[str, ...]
+    target: str | None
+
+
+COMMANDS: dict[type, Spec] = {}
+"""Every command class and its declaration, in declaration order."""
+_STRICT = ConfigDict(use_enum_values=True, extra="forbid")  # each field type is strict itself
+C = TypeVar("C", bound=type)
+
+
+@dataclass_transform(frozen_default=True)
+def command(event: str, role: str, scope: tuple[str, ...], target: str | None = None) -> Callable[[C], C]:
+    """Declares a command class: a frozen dataclass recording ``event``, issued by ``role``.
+
+    ``scope`` names the facts that must equal the principal's scope value: ``command.X`` is the
+    command's own field X, the others are looked up by the handler (``retiree_city``,
+    ``retiree_community``, ``community_city``).
+    """
+
+    def declare(cls: C) -> C:
+        cls.__pydantic_config__ = _STRICT  # type: ignore[attr-defined]
+        declared = cast(C, dataclass(frozen=True)(cls))
+        COMMANDS[declared] = Spec(event, role, scope, target)
+        return declared
+
+    return declare
+
+
+def spec(kind: type) -> Spec:
+    return COMMANDS[kind]
+
+
+def tag(event: str) -> str:
+    """A command's ``type`` in HTTP bodies: its event in snake case (``PensionAdjusted``: ``pension_adjusted``)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", event).lower()
+
+
+@cache
+def _adapter(kind: type) -> TypeAdapter[Any]:
+    return TypeAdapter(kind)
+
+
+def parse(kind: type, values: dict[str, Any]) -> Any:
+    """The command ``kind`` from plain values (JSON or Python), validated against its declaration.
+
+    A value outside its limits raises ``InvalidInputError`` naming the field, never the value (it
+    may be personal data).
+    """
+    try:
+        return _adapter(kind).validate_python(values)
+    except ValidationError as error:
+        raise InvalidInputError(describe(error)) from None
+
+
+def validate(command: Any) -> Any:
+    """``command`` checked against its declaration (the same limits whatever door it came in by)."""
+    return parse(type(command), {f.name: getattr(command, f.name) for f in fields(command)})
+
+
+def describe(error: ValidationError) -> str:
+    """The first problem of a validation error: the field and what is wrong, without the value."""
+    first = error.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    if first["type"] in ("missing", "missing_argument"):
+        return f"missing field {where!r}"
+    if first["type"] in ("unexpected_keyword_argument", "extra_forbidden"):
+        return f"unexpected field {where!r}"
+    return f"field {where!r}: {first['msg'].removeprefix('Value error, ')}"
+
+
 # ---- community commands ------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
+@command("Registered", "agency", ("command.city",))
 class RegisterCommunity:
-    code: str
-    name: str
-    city: str
-    district: str
-    street: str
-    kind: str
+    code: Code
+    name: Name
+    city: Name
+    district: Name
+    street: Name
+    kind: KindOfCommunity
 
 
-@dataclass(frozen=True)
+@command("StaffJoined", "community", ("command.community",), target="community")
 class JoinStaff:
-    community: str
-    staff_id: str
-    name: str
-    role: str
-    qualified_social_worker: bool
-    joined_on: date
+    community: Code
+    staff_id: Code
+    name: Name
+    role: RoleOfStaff
+    qualified_social_worker: Flag
+    joined_on: PastDay
 
 
-@dataclass(frozen=True)
+@command("StaffLeft", "community", ("command.community",), target="community")
 class RecordStaffLeft:
-    community: str
-    staff_id: str
-    left_on: date
-    reason: str
+    community: Code
+    staff_id: Code
+    left_on: PastDay
+    reason: Text
 
 
-@dataclass(frozen=True)
+@command("StaffTrained", "community", ("command.community",), target="community")
 class RecordTraining:
-    community: str
-    staff_id: str
-    course: str
-    hours: int
-    completed_on: date
+    community: Code
+    staff_id: Code
+    course: Name
+    hours: Hours
+    completed_on: PastDay
 
 
 # ---- retiree commands --------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
+@command("Enrolled", "agency", ("command.city",))
 class Enroll:
-    name: str
-    id_number: str
-    sex: str
-    birth_date: date
-    danwei_code: str
-    danwei_name: str
-    retirement_date: date
-    monthly_pension: Decimal
-    agency: str
-    city: str
-    district: str
+    name: Name
+    id_number: IdNumber
+    sex: SexOf
+    birth_date: PastDay
+    danwei_code: Code
+    danwei_name: Name
+    retirement_date: Day
+    monthly_pension: Pension
+    agency: Code
+    city: Name
+    district: Name
 
 
-@dataclass(frozen=True)
+@command("TransferredToCommunity", "agency", ("retiree_city", "community_city"), target="retiree_id")
 class TransferToCommunity:
-    retiree_id: UUID
-    from_danwei: str
-    community: str
-    effective_date: date
-    approved_by: str
-    personnel_file: bool = True
-    socialized_payment: bool = True
-    contact_card: bool = True
-    party_relation: bool = False
+    retiree_id: Stream
+    from_danwei: Code
+    community: Code
+    effective_date: Day
+    approved_by: Name
+    personnel_file: Flag = True
+    socialized_payment: Flag = True
+    contact_card: Flag = True
+    party_relation: Flag = False
 
 
-@dataclass(frozen=True)
+@command("Relocated", "agency", ("retiree_city", "community_city"), target="retiree_id")
 class Relocate:
-    retiree_id: UUID
-    to_community: str
-    effective_date: date
-    reason: str
+    retiree_id: Stream
+    to_community: Code
+    effective_date: Day
+    reason: Text
 
 
-@dataclass(frozen=True)
+@command("PensionAdjusted", "agency", ("retiree_city",), target="retiree_id")
 class AdjustPension:
-    retiree_id: UUID
-    previous_amount: Decimal
-    new_amount: Decimal
-    effective_month: str
-    reason: str
-    policy_reference: str = ""
+    retiree_id: Stream
+    previous_amount: Pension
+    new_amount: Pension
+    effective_month: Month
+    reason: Reason
+    policy_reference: Text = ""
 
 
-@dataclass(frozen=True)
+@command("EligibilityCertified", "community", ("retiree_community",), target="retiree_id")
 class CertifyEligibility:
-    retiree_id: UUID
-    year: int
-    method: str
-    certified_on: date
+    retiree_id: Stream
+    year: Year
+    method: Method
+    certified_on: PastDay
 
 
-@dataclass(frozen=True)
+@command("PensionSuspended", "agency", ("retiree_city",), target="retiree_id")
 class SuspendPension:
-    retiree_id: UUID
-    effective_month: str
-    reason: str
+    retiree_id: Stream
+    effective_month: Month
+    reason: Text
 
 
-@dataclass(frozen=True)
+@command("PensionResumed", "agency", ("retiree_city",), target="retiree_id")
 class ResumePension:
-    retiree_id: UUID
-    effective_month: str
-    reason: str
-    back_pay: Decimal = Decimal("0.00")
+    retiree_id: Stream
+    effective_month: Month
+    reason: Text
+    back_pay: BackPay = Decimal("0.00")
 
 
-@dataclass(frozen=True)
+@command("ServiceDelivered", "community", ("command.community", "retiree_community"), target="retiree_id")
 class DeliverService:
-    retiree_id: UUID
-    service_id: str
-    community: str
-    service_type: str
-    delivered_on: date
-    staff_id: str
-    duration_minutes: int
-    notes: str = ""
+    retiree_id: Stream
+    service_id: Code
+    community: Code
+    service_type: KindOfService
+    delivered_on: PastDay
+    staff_id: Code
+    duration_minutes: Minutes
+    notes: Text = ""
 
 
-@dataclass(frozen=True)
+@command("SatisfactionRated", "community", ("retiree_community",), target="retiree_id")
 class RateSatisfaction:
-    retiree_id: UUID
-    score: int
-    rated_on: date
-    channel: str
-    service_id: str | None = None
-    comment: str = ""
+    retiree_id: Stream
+    score: Score
+    rated_on: PastDay
+    channel: Channel
+    service_id: Code | None = None
+    comment: Text = ""
 
 
-@dataclass(frozen=True)
+@command("Deceased", "agency", ("retiree_city",), target="retiree_id")
 class RecordDeath:
-    retiree_id: UUID
-    date_of_death: date
-    reported_by: str
+    retiree_id: Stream
+    date_of_death: PastDay
+    reported_by: Name
 
 
 CommunityCommand = RegisterCommunity | JoinStaff | RecordStaffLeft | RecordTraining
 RetireeCommand = (
-    Enroll
-    | TransferToCommunity
-    | Relocate
-    | AdjustPension
-    | CertifyEligibility
-    | SuspendPension
-    | ResumePension
-    | DeliverService
-    | RateSatisfaction
-    | RecordDeath
+    Enroll | TransferToCommunity | Relocate | AdjustPension | CertifyEligibility | SuspendPension | ResumePension
+    | DeliverService | RateSatisfaction | RecordDeath
 )
 Command = CommunityCommand | RetireeCommand
-
-EVENT_OF_COMMAND: dict[type, str] = {
-    RegisterCommunity: "Registered",
-    JoinStaff: "StaffJoined",
-    RecordStaffLeft: "StaffLeft",
-    RecordTraining: "StaffTrained",
-    Enroll: "Enrolled",
-    TransferToCommunity: "TransferredToCommunity",
-    Relocate: "Relocated",
-    AdjustPension: "PensionAdjusted",
-    CertifyEligibility: "EligibilityCertified",
-    SuspendPension: "PensionSuspended",
-    ResumePension: "PensionResumed",
-    DeliverService: "ServiceDelivered",
-    RateSatisfaction: "SatisfactionRated",
-    RecordDeath: "Deceased",
-}
-COMMAND_OF_EVENT: dict[str, type] = {name: cls for cls, name in EVENT_OF_COMMAND.items()}
+EVENT_OF_COMMAND: dict[type, str] = {kind: declared.event for kind, declared in COMMANDS.items()}
+COMMAND_OF_EVENT: dict[str, type] = {name: kind for kind, name in EVENT_OF_COMMAND.items()}

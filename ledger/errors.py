@@ -74,3 +74,20 @@ class IntegrityViolationError(LedgerError):
     """Stored history does not match its hash chain or checkpoints."""
 
     code = "integrity-violation"
+
+
+class IdempotencyKeyReusedError(InvalidInputError):
+    """An ``Idempotency-Key`` (or event id) already answered a different request; nothing was appended."""
+
+    code = "idempotency-key-reused"
+
+
+class ProjectionError(LedgerError):
+    """A view could not apply an event; the runner stopped before it (nothing was skipped)."""
+
+    code = "projection-failed"
+
+    def __init__(self, detail: str, *, view: str = "", seq: int = 0) -> None:
+        super().__init__(detail)
+        self.view = view
+        self.seq = seq

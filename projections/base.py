@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from ledger.domain.community import Community
 from ledger.domain.retiree import Retiree
-from ledger.errors import LedgerError
+from ledger.errors import ProjectionError
 
 Row = dict[str, Any]
 Handler = Callable[["Rows", Any], None]
@@ -50,17 +50,6 @@ class Projection(Protocol):
     version: int
 
     def evolve(self, rows: Rows, event: object) -> None: ...
-
-
-class ProjectionError(LedgerError):
-    """A view could not apply an event; the runner stopped before it (nothing was skipped)."""
-
-    code = "projection-failed"
-
-    def __init__(self, detail: str, *, view: str = "", seq: int = 0) -> None:
-        super().__init__(detail)
-        self.view = view
-        self.seq = seq
 
 
 class UnknownEventError(ProjectionError):

@@ -23,9 +23,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ledger.application import Ledger
-from ledger.errors import InvalidInputError
+from ledger.errors import InvalidInputError, ProjectionError
 from projections import registry
-from projections.base import Projection, ProjectionError
+from projections.base import Projection
 from projections.rows import BatchRows
 from projections.sources import SETTLE_S, LogSource, SourcedRecord, source_for
 from projections.store import ViewStore
@@ -115,6 +115,11 @@ class ProjectionRunner:
                 found.append(ViewStatus(p.name, p.version, self._store.version(p.name), target.seq, head,
                                         head - target.seq, target.positions))
             return found
+
+    def positions(self) -> dict[str, int]:
+        """The ``seq`` each view has applied the log up to (cheap: no look at the log's head)."""
+        with self._lock:
+            return {p.name: self._target(p, p.name).seq for p in self._projections}
 
     def close(self) -> None:
         """Closes the source if the runner opened it (the ledger and the store belong to the caller)."""

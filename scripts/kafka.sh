@@ -10,4 +10,4 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="${PYTHON:-$(command -v python || command -v python3)}"
 export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
-exec "$python" -m ledger.devtools.kafka_broker "$@"
+exec "$python" -m devtools.kafka_broker "$@"

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger.devtools.kafka_broker import KafkaBroker
+from devtools.kafka_broker import KafkaBroker
 
 
 def pytest_configure(config: pytest.Config) -> None:

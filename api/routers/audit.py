@@ -6,8 +6,6 @@ key is public; everything else here needs an auditor token.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import ExitStack
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -15,12 +13,8 @@ from fastapi import APIRouter, Query
 from api.deps import CallerDep, CheckpointsDep, LedgerDep
 from api.responses import CheckpointOut, PublicKeyOut, VerifyOut, problems
 from ledger.access import Resource
-from ledger.application import Ledger
-from ledger.checkpoints import CheckpointStore
 from ledger.errors import NotFoundError
-from ledger.eventlog.base import LogRecord
-from ledger.integrity import first_break
-from ledger.verify import VerifyReport, topic_records, verify_log
+from ledger.integrity.verify import verify_ledger
 
 router = APIRouter(prefix="/audit", tags=["audit"], responses=problems(422))
 
@@ -54,31 +48,4 @@ def verify(ledger: LedgerDep, checkpoints: CheckpointsDep, caller: CallerDep) ->
     a signing key exists only the chain is checked (``checkpoints`` is 0).
     """
     caller.check_read(Resource.AUDIT)
-    return VerifyOut(**verify_stored(ledger, checkpoints).to_dict())
-
-
-def verify_stored(ledger: Ledger, store: CheckpointStore) -> VerifyReport:
-    """``ledger.verify.verify_log`` over the whole log and the stored checkpoints (streaming); on the
-    Kafka backend over the topic itself, not the API's local index."""
-    with ExitStack() as stack:
-        kafka = ledger.settings.backend == "kafka"
-        records = stack.enter_context(topic_records(ledger.settings)) if kafka else ledger.iter_log()
-        return _verify(records, ledger, store)
-
-
-def _verify(records: Iterator[LogRecord], ledger: Ledger, store: CheckpointStore) -> VerifyReport:
-    key = store.public_key()
-    if key is not None:
-        return verify_log(records, store.checkpoints(), key, ledger_name=ledger.settings.ledger_name)
-    head = 0
-
-    def counted() -> Iterator[LogRecord]:
-        nonlocal head
-        for record in records:
-            head = record.id
-            yield record
-
-    broken = first_break(counted())
-    if broken is None:
-        return VerifyReport(ok=True, checked=head, head=head)
-    return VerifyReport(ok=False, checked=broken.seq - 1, head=head, first_bad_seq=broken.seq, reason=broken.reason)
+    return VerifyOut(**verify_ledger(ledger, checkpoints).to_dict())

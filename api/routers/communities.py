@@ -46,7 +46,6 @@ def register_community(
         expected_version=body.expected_version,
         idempotency_key=idempotency_key,
         response=response,
-        stream=community_uuid(body.code),
     )
 
 
@@ -70,7 +69,6 @@ def append_community_event(
         expected_version=body.expected_version,
         idempotency_key=idempotency_key,
         response=response,
-        stream=community_uuid(code),
     )
 
 

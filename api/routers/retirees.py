@@ -70,7 +70,6 @@ def append_retiree_event(
         expected_version=body.expected_version,
         idempotency_key=idempotency_key,
         response=response,
-        stream=retiree_id,
     )
 
 

@@ -20,6 +20,7 @@ class Community(Aggregate):
     """A residents' community (urban) or town (rural) that manages retirees."""
 
     class Event(Aggregate.Event):
+        PERSONAL = frozenset[str]()  # the fields that are personal data (see ledger.privacy)
         recorded_by: str
         event_id: UUID
 
@@ -42,6 +43,7 @@ class Community(Aggregate):
             c.staff = {}
 
     class StaffJoined(Event):
+        PERSONAL = frozenset({"name"})
         staff_id: str
         name: str
         role: str

@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate
 
 class IdentityClaim(Aggregate):
     class Claimed(Aggregate.Created):
+        PERSONAL = frozenset[str]()
         retiree_id: UUID
         recorded_by: str
         event_id: UUID

@@ -35,8 +35,12 @@ class Retiree(Aggregate):
     """A retired enterprise worker, from enrollment to death."""
 
     class Event(Aggregate.Event):
-        """Every retiree event records who wrote it and carries a unique event id."""
+        """Every retiree event records who wrote it and carries a unique event id.
 
+        ``PERSONAL`` names the fields that are personal data (``ledger.privacy`` redacts them).
+        """
+
+        PERSONAL = frozenset[str]()
         recorded_by: str
         event_id: UUID
 
@@ -46,6 +50,7 @@ class Retiree(Aggregate):
             return self.timestamp.date()
 
     class Enrolled(Event, Aggregate.Created):
+        PERSONAL = frozenset({"name", "id_number", "sex", "birth_date"})
         name: str
         id_number: str
         sex: str
@@ -162,6 +167,7 @@ class Retiree(Aggregate):
         """Version 2 added ``notes``; version-1 records are upcast with empty notes."""
 
         class_version = 2
+        PERSONAL = frozenset({"notes"})
 
         service_id: str
         community: str
@@ -188,6 +194,7 @@ class Retiree(Aggregate):
             }
 
     class SatisfactionRated(Event):
+        PERSONAL = frozenset({"comment"})
         service_id: str | None
         score: int
         comment: str
@@ -241,7 +248,8 @@ class Retiree(Aggregate):
     # ---- commands -------------------------------------------------------------------------
 
     @classmethod
-    def enroll(cls, *, retiree_id: UUID, recorded_by: str, event_id: UUID, **fields: Any) -> Retiree:
+    def enroll(cls, *, retiree_id: UUID, recorded_by: str, event_id: UUID, today: date, **fields: Any) -> Retiree:
+        not_in_future(fields["birth_date"], today, "birth date")
         if fields["retirement_date"] <= fields["birth_date"]:
             raise refuse("retirement_after_birth", "retirement date must be after birth date")
         fields["monthly_pension"] = money(fields["monthly_pension"])

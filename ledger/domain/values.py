@@ -12,7 +12,8 @@ from ledger.errors import RuleViolationError
 
 NAMESPACE = UUID("6f1c2a7e-9b1d-4c55-8d0e-2a4f3b9c7d10")
 CENTS = Decimal("0.01")
-MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH_PATTERN = re.compile(r"^(19\d\d|20\d\d|2100)-(0[1-9]|1[0-2])$")
+"""The one month pattern (YYYY-MM, 1900-01 to 2100-12): commands' limits and the domain's rule use it."""
 
 
 class Sex(StrEnum):

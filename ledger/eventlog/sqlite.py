@@ -24,7 +24,7 @@ from eventsourcing.sqlite import (
 )
 
 from ledger.eventlog.base import GENESIS_HASH, LogRecord, canonical_id
-from ledger.integrity import link_hash
+from ledger.integrity.chain import link_hash
 
 
 class LedgerSQLiteRecorder(SQLiteApplicationRecorder):

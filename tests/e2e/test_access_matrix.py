@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from api.main import create_app
-from ledger.checkpoints import init_signing_key
 from ledger.config import Settings
+from ledger.integrity.checkpoints import init_signing_key
 from tests.e2e.conftest import Server, Tokens, make_tokens, serving
 
 CALLERS = ("agency_cs", "agency_zz", "community_own", "community_other", "auditor", "viewer", "none", "garbage",

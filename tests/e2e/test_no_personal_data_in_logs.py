@@ -25,9 +25,9 @@ from uuid import UUID
 import httpx
 import pytest
 
+from devtools.demo import generate
 from ledger.application import Ledger
 from ledger.config import Settings
-from ledger.demo import generate
 from ledger.tokens import TokenStore
 from tests.e2e.conftest import free_port
 

@@ -31,10 +31,10 @@ from schemathesis.specs.openapi.checks import (
 
 from api.main import create_app
 from api.schemas import CODE_PATTERN
+from devtools.demo import generate
 from ledger.application import Ledger
-from ledger.checkpoints import init_signing_key
 from ledger.config import Settings
-from ledger.demo import generate
+from ledger.integrity.checkpoints import init_signing_key
 from ledger.tokens import TokenStore
 from tests.e2e.conftest import Server, serving
 

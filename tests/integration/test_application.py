@@ -16,7 +16,7 @@ from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.domain.retiree import Retiree
 from ledger.errors import ConflictError, NotFoundError, RuleViolationError, VersionConflictError
-from ledger.integrity import first_break
+from ledger.integrity.chain import first_break
 from tests.backends import backend_settings  # noqa: F401  (fixture)
 
 TODAY = date(2026, 6, 30)

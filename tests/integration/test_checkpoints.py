@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from ledger.application import Ledger
-from ledger.checkpoints import Checkpointer, CheckpointStore, Signer, init_signing_key
 from ledger.config import Settings
 from ledger.errors import ConflictError, IntegrityViolationError, InvalidInputError
+from ledger.integrity.checkpoints import Checkpointer, CheckpointStore, Signer, init_signing_key
 from tests.integration.test_tamper import SQLiteTamperer, deliver, seed
 
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner, Result
 
-from api.cli import app
+from cli.main import app
 from ledger.application import Ledger
 from ledger.config import Settings
 
@@ -84,7 +84,7 @@ def test_history_shows_events_and_state_without_personal_data(demo_home: Path) -
     personal = ledger_cli(demo_home, "history", retiree, "--show-personal")
 
     assert shown.exit_code == 0, shown.output
-    assert "Enrolled" in shown.stdout and "(hidden)" in shown.stdout and "state:" in shown.stdout
+    assert "Enrolled" in shown.stdout and "***" in shown.stdout and "state:" in shown.stdout
     assert enrolled["id_number"] not in shown.output and enrolled["name"] not in shown.output
     assert enrolled["id_number"] in personal.stdout and enrolled["name"] in personal.stdout
 

@@ -12,7 +12,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.eventlog.base import GENESIS_HASH, EventLog
-from ledger.integrity import first_break
+from ledger.integrity.chain import first_break
 from tests.backends import backend_settings  # noqa: F401  (fixture)
 
 

@@ -12,10 +12,10 @@ import orjson
 import pytest
 
 from ledger.application import Ledger
-from ledger.checkpoints import Checkpointer, CheckpointStore, Signer, init_signing_key
 from ledger.config import Settings
 from ledger.errors import ConflictError, NotFoundError
-from ledger.evidence import export_evidence, verify_evidence
+from ledger.integrity.checkpoints import Checkpointer, CheckpointStore, Signer, init_signing_key
+from ledger.integrity.evidence import export_evidence, verify_evidence
 from tests.integration.test_tamper import deliver, seed
 
 LINK_FIELDS = {"seq", "stream", "version", "topic", "event_id", "state_sha256", "prev_hash", "hash"}

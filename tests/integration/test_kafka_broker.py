@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
-from ledger.devtools.kafka_broker import down, status, up
+from devtools.kafka_broker import down, status, up
 
 pytestmark = pytest.mark.kafka
 

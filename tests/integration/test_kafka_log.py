@@ -17,7 +17,7 @@ from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.errors import UnavailableError
 from ledger.eventlog.kafka import KafkaRecorder, rebuild_index
-from ledger.integrity import first_break
+from ledger.integrity.chain import first_break
 from tests.backends import settings_for
 
 pytestmark = pytest.mark.kafka

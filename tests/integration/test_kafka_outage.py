@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from devtools.kafka_broker import KafkaBroker
 from ledger import commands as c
 from ledger.application import Ledger
 from ledger.config import Settings
-from ledger.devtools.kafka_broker import KafkaBroker
 from ledger.errors import UnavailableError
-from ledger.integrity import first_break
+from ledger.integrity.chain import first_break
 
 pytestmark = pytest.mark.kafka
 

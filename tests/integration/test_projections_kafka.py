@@ -18,6 +18,7 @@ import eventsourcing.domain
 import pytest
 
 import ledger.application
+import ledger.handlers
 from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.eventlog.base import LogRecord
@@ -43,7 +44,9 @@ def same_ids(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     def restart() -> None:
         rng, ticks = random.Random(7), itertools.count()
         start = datetime(2026, 1, 1, tzinfo=UTC)
-        monkeypatch.setattr(ledger.application, "uuid4", lambda: uuid.UUID(int=rng.getrandbits(128), version=4))
+        same = lambda: uuid.UUID(int=rng.getrandbits(128), version=4)  # noqa: E731
+        monkeypatch.setattr(ledger.application, "uuid4", same)  # event ids
+        monkeypatch.setattr(ledger.handlers, "uuid4", same)  # retiree ids
         monkeypatch.setattr(eventsourcing.domain, "datetime_now_with_tzinfo",
                             lambda: start + timedelta(seconds=next(ticks)))
 

@@ -18,11 +18,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger import commands as c
 from ledger.application import Ledger
-from ledger.checkpoints import Checkpoint, Checkpointer, CheckpointStore, Signer, init_signing_key
 from ledger.config import Settings
 from ledger.eventlog.base import LogRecord, canonical_id
-from ledger.integrity import link_hash
-from ledger.verify import VerifyReport, verify_log
+from ledger.integrity.chain import link_hash
+from ledger.integrity.checkpoints import Checkpoint, Checkpointer, CheckpointStore, Signer, init_signing_key
+from ledger.integrity.verify import VerifyReport, verify_log
 from tests.backends import backend_settings  # noqa: F401  (fixture)
 from tests.conftest import TODAY
 from tests.unit.test_integrity_tamper import CASES, Case, assert_detected

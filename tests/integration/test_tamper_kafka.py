@@ -17,12 +17,12 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from typer.testing import CliRunner, Result
 
-from api.cli import app
+from cli.main import app
 from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.errors import IntegrityViolationError
 from ledger.eventlog.base import LogRecord, canonical_id
-from ledger.integrity import link_hash
+from ledger.integrity.chain import link_hash
 from tests.backends import settings_for
 from tests.integration.test_tamper import SQLiteTamperer, deliver, seed
 

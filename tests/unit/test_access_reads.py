@@ -14,11 +14,10 @@ from ledger.access import (
     Scope,
     can_read,
     check_read,
-    redact,
     sees_personal_data,
-    visible_to,
 )
 from ledger.errors import InvalidInputError
+from ledger.privacy import RETIREE_STATE, personal_fields, redact_event
 
 CITY, OTHER_CITY = "Changsha", "Changde"
 CODE, OTHER_CODE = "CS-YL-001", "CS-YL-002"
@@ -98,32 +97,21 @@ def test_agencies_and_communities_see_personal_data_auditors_and_viewers_do_not(
     assert not sees_personal_data(VIEWER)
 
 
-def test_redact_replaces_names_and_id_numbers_at_any_depth_and_keeps_the_input() -> None:
-    data: dict[str, Any] = {
-        "name": "Li Hua",
-        "id_number": "430102195001011234",
-        "city": "Changsha",
-        "staff": {"s1": {"name": "Zhao Min", "role": "full_time"}},
-        "events": [{"type": "Enrolled", "data": {"name": "Li Hua", "sex": "male"}}],
-    }
-    shown = redact(data)
-    assert shown == {
-        "name": "***",
-        "id_number": "***",
-        "city": "Changsha",
-        "staff": {"s1": {"name": "***", "role": "full_time"}},
-        "events": [{"type": "Enrolled", "data": {"name": "***", "sex": "male"}}],
-    }
-    assert data["name"] == "Li Hua" and data["staff"]["s1"]["name"] == "Zhao Min"
+def test_redaction_replaces_the_marked_personal_fields_and_keeps_the_input() -> None:
+    data: dict[str, Any] = {"name": "Li Hua", "id_number": "430102195001011234", "sex": "male",
+                            "birth_date": "1950-01-01", "city": "Changsha"}
+    shown = redact_event("Enrolled", data)
+    assert shown == {"name": "***", "id_number": "***", "sex": "***", "birth_date": "***", "city": "Changsha"}
+    assert data["name"] == "Li Hua"
 
 
-def test_redact_does_not_add_missing_fields() -> None:
-    assert redact({"city": "Changde"}) == {"city": "Changde"}
+def test_redaction_does_not_add_missing_fields() -> None:
+    assert redact_event("Enrolled", {"city": "Changde"}) == {"city": "Changde"}
 
 
-def test_visible_to_redacts_only_for_roles_that_may_not_see_personal_data() -> None:
-    data = {"name": "Li Hua", "monthly_pension": "2500.00"}
-    assert visible_to(AGENCY, data) == data
-    assert visible_to(COMMUNITY, data) == data
-    assert visible_to(AUDITOR, data) == {"name": "***", "monthly_pension": "2500.00"}
-    assert visible_to(VIEWER, data)["name"] == "***"
+def test_free_text_and_staff_names_are_personal_and_community_names_are_not() -> None:
+    assert personal_fields("ServiceDelivered") == {"notes"}
+    assert personal_fields("SatisfactionRated") == {"comment"}
+    assert personal_fields("StaffJoined") == {"name"}
+    assert personal_fields("Registered") == frozenset()
+    assert {"name", "id_number", "sex", "birth_date"} == RETIREE_STATE

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 
 from api.deps import Services
 from api.main import create_app
-from ledger.checkpoints import init_signing_key
 from ledger.config import Settings
 from ledger.errors import InvalidInputError
+from ledger.integrity.checkpoints import init_signing_key
 from ledger.tokens import TokenStore
 from projections.base import ProjectionError
 

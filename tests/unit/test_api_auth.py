@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from api.auth import Caller, authenticate, check_dev_host, dev_caller, dev_mode_from_env, is_loopback
+from api.auth import Caller, authenticate, dev_caller
 from ledger.access import Principal, Resource, Role, Scope
 from ledger.errors import AccessDeniedError, AuthenticationError, InvalidInputError
+from ledger.privacy import RETIREE_STATE
 from ledger.tokens import TokenStore
+from runtime.serving import check_dev_host, dev_mode_from_env, is_loopback
 
 AGENCY = Principal("0123456789abcdef", Role.AGENCY, Scope.parse("city:Changsha"))
 AUDITOR = Principal("fedcba9876543210", Role.AUDITOR, Scope.parse("all"))
@@ -29,9 +31,9 @@ def test_the_dev_caller_writes_trusted_as_dev() -> None:
 
 
 def test_personal_fields_are_redacted_for_auditors_only() -> None:
-    assert Caller(AGENCY).shown(PERSON) == PERSON
-    assert Caller(None).shown(PERSON) == PERSON
-    assert Caller(AUDITOR).shown(PERSON) == {"name": "***", "id_number": "***", "city": "Changsha"}
+    assert Caller(AGENCY).shown(PERSON, RETIREE_STATE) == PERSON
+    assert Caller(None).shown(PERSON, RETIREE_STATE) == PERSON
+    assert Caller(AUDITOR).shown(PERSON, RETIREE_STATE) == {"name": "***", "id_number": "***", "city": "Changsha"}
 
 
 def test_roles_outside_a_route_are_refused_and_the_dev_caller_never() -> None:

@@ -14,11 +14,11 @@ from typing import Any
 import orjson
 import pytest
 
+from devtools.demo import END, DemoSummary, generate
 from ledger.application import Ledger
 from ledger.commands import EVENT_OF_COMMAND
 from ledger.config import Settings
-from ledger.demo import END, DemoSummary, generate
-from ledger.transfer import export_ndjson
+from ledger.exchange.ndjson import export_ndjson
 
 RETIREES = 80
 CHECK_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

@@ -107,7 +107,7 @@ def check_rules(events: list[Any], retiree: Retiree) -> None:
             assert 1 <= event.score <= 5 and event.rated_on >= delivered[event.service_id]
             rated.add(event.service_id)
         elif name == "Deceased":
-            dead = True
+            dead, status = True, "ended"  # the pension ends; corrections up to the month of death stay possible
     assert retiree.monthly_pension == amount and amount > 0
 
 
@@ -128,7 +128,7 @@ def test_random_commands_keep_every_rule_and_replay_reproduces_the_state(
     retiree = Retiree.enroll(retiree_id=uuid4(), name="Li Wei", id_number="430102195001011234", sex="male",
                              birth_date=date(1950, 1, 1), danwei_code="D-1", danwei_name="Works",
                              retirement_date=date(2004, 1, 1), monthly_pension=Decimal("2500"), agency="A",
-                             city="Changsha", district="Yuelu", **stamp())
+                             city="Changsha", district="Yuelu", today=TODAY, **stamp())
     events = list(retiree.collect_events())
     if transferred:  # most real histories start with the move to the community
         script = [("transfer", "CS-YL-001", date(2004, 6, 1)), *script]

@@ -36,7 +36,7 @@ def enrolled(**overrides: Any) -> list[Any]:
         monthly_pension=Decimal("2100"), agency="CS-SIA", city="Changsha", district="Yuelu",
     )
     fields.update(overrides)
-    retiree = Retiree.enroll(retiree_id=uuid4(), **fields, **stamp())
+    retiree = Retiree.enroll(retiree_id=uuid4(), today=TODAY, **fields, **stamp())
     return list(retiree.collect_events())
 
 
@@ -349,3 +349,19 @@ def test_training_only_for_active_staff_and_plausible_hours() -> None:
 
 def test_staff_joining_in_the_future_is_refused() -> None:
     assert community_rule(community_history(), joins(on=date(2027, 1, 1))) == "date_in_future"
+
+
+LATER = date(2026, 7, 1)  # the day after the ledger's today in these tests
+
+
+def test_every_date_of_something_that_happened_is_judged_by_the_ledgers_today() -> None:
+    """One clock: the domain refuses each such date after ``today`` (the schemas no longer judge it)."""
+    with pytest.raises(RuleViolationError) as caught:
+        enrolled(birth_date=LATER, retirement_date=date(2090, 1, 1))
+    assert caught.value.rule == "date_in_future"
+    served = history(transfer(), service())
+    assert then_rule(served, rating(on=LATER)) == "date_in_future"
+    assert then_rule(history(), death(on=LATER)) == "date_in_future"
+    assert community_rule(community_history(joins()), leaves(on=LATER)) == "date_in_future"
+    assert community_rule(community_history(joins()), trained(on=LATER)) == "date_in_future"
+    assert then_events(served, rating(on=TODAY)) == ["SatisfactionRated"]

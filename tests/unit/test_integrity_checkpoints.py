@@ -9,7 +9,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ledger.checkpoints import (
+from ledger.config import Settings
+from ledger.errors import ConflictError, InvalidInputError, NotFoundError
+from ledger.integrity.chain import raw_public_key
+from ledger.integrity.checkpoints import (
     SIGNING_DOMAIN,
     Checkpoint,
     CheckpointStore,
@@ -18,9 +21,6 @@ from ledger.checkpoints import (
     init_signing_key,
     public_key_path,
 )
-from ledger.config import Settings
-from ledger.errors import ConflictError, InvalidInputError, NotFoundError
-from ledger.integrity import raw_public_key
 
 HASH = "ab" * 32
 

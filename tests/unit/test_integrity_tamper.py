@@ -16,10 +16,10 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.checkpoints import Checkpoint, Signer
 from ledger.eventlog.base import GENESIS_HASH, LogRecord
-from ledger.integrity import first_break, record_hash
-from ledger.verify import verify_log
+from ledger.integrity.chain import first_break, record_hash
+from ledger.integrity.checkpoints import Checkpoint, Signer
+from ledger.integrity.verify import verify_log
 
 Records = list[LogRecord]
 STREAMS = [uuid5(UUID(int=0), f"stream-{n}") for n in range(3)]

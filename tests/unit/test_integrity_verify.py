@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.checkpoints import Checkpoint, Signer
 from ledger.errors import InvalidInputError
 from ledger.eventlog.base import GENESIS_HASH, LogRecord
-from ledger.integrity import record_hash
-from ledger.verify import PROGRESS_EVERY, verify_log
+from ledger.integrity.chain import record_hash
+from ledger.integrity.checkpoints import Checkpoint, Signer
+from ledger.integrity.verify import PROGRESS_EVERY, verify_log
 from tests.unit.test_integrity_tamper import STREAMS, rewrite_from, sign_at, synthetic_log, truncate
 
 
@@ -38,7 +38,7 @@ def test_an_empty_log_without_checkpoints_verifies(signer: Signer) -> None:
 
 
 def test_a_raw_public_key_works_like_pem(log: list[LogRecord], signer: Signer) -> None:
-    from ledger.integrity import raw_public_key
+    from ledger.integrity.chain import raw_public_key
 
     raw = raw_public_key(signer.public_key_pem)
     assert len(raw) == 32

@@ -1,4 +1,4 @@
-"""Every door refuses the same implausible input: the limits hold inside ``Ledger.handle``."""
+"""Every door refuses the same implausible input: the declared limits hold inside ``Ledger.handle``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 from ledger import commands as c
 from ledger.application import Ledger
 from ledger.errors import InvalidInputError
-from ledger.limits import check_command
 
 ENROLL = c.Enroll(name="Chen Jie", id_number="43070219560304123X", sex="male", birth_date=date(1956, 3, 4),
                   danwei_code="D-RAIL-02", danwei_name="Changde Railway Depot", retirement_date=date(2016, 3, 4),
@@ -22,8 +21,8 @@ SERVICE = c.DeliverService(retiree_id=uuid4(), service_id="sv-1", community="CD-
 
 
 def test_plausible_commands_pass() -> None:
-    check_command(ENROLL)
-    check_command(SERVICE)
+    c.validate(ENROLL)
+    c.validate(SERVICE)
 
 
 @pytest.mark.parametrize(("command", "field"), [
@@ -44,8 +43,8 @@ def test_plausible_commands_pass() -> None:
 ])
 def test_implausible_values_are_refused_naming_the_field_not_the_value(command: object, field: str) -> None:
     with pytest.raises(InvalidInputError) as refused:
-        check_command(command)
-    assert refused.value.detail.startswith(field)
+        c.validate(command)
+    assert refused.value.detail.startswith(f"field {field!r}")
     assert "Chen Jie" not in refused.value.detail and "4307021956030412" not in refused.value.detail
 
 

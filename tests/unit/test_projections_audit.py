@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import orjson
 
@@ -14,7 +13,7 @@ from tests.unit.test_projections_support import Hunan, project
 CS = "CS-YL-001"
 
 
-def test_every_event_of_the_retiree_in_log_order_without_personal_fields(ledger: Ledger, tmp_path: Path) -> None:
+def test_every_event_of_the_retiree_in_log_order_without_personal_fields(ledger: Ledger) -> None:
     h = Hunan(ledger)
     h.community(CS)
     h.staff(CS, "s1", date(2020, 1, 1))
@@ -24,7 +23,7 @@ def test_every_event_of_the_retiree_in_log_order_without_personal_fields(ledger:
     h.service(a, CS, "v1", "home_visit", date(2024, 1, 15), "s1", 30)
     h.rate(a, 4, date(2024, 1, 20), "v1")
     h.adjust(a, "2500", "2600", "2024-03")
-    trail = audit_trail(project(ledger, tmp_path), a)
+    trail = audit_trail(project(ledger), a)
     history = ledger.history(a)
     assert [e["type"] for e in trail] == [
         "Enrolled", "TransferredToCommunity", "ServiceDelivered", "SatisfactionRated", "PensionAdjusted",
@@ -40,5 +39,5 @@ def test_every_event_of_the_retiree_in_log_order_without_personal_fields(ledger:
         assert personal not in text
 
 
-def test_unknown_retiree_has_an_empty_trail(ledger: Ledger, tmp_path: Path) -> None:
-    assert audit_trail(project(ledger, tmp_path), "00000000-0000-0000-0000-000000000001") == []
+def test_unknown_retiree_has_an_empty_trail(ledger: Ledger) -> None:
+    assert audit_trail(project(ledger), "00000000-0000-0000-0000-000000000001") == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,14 +10,14 @@ import pytest
 from ledger.application import Ledger
 from ledger.errors import InvalidInputError
 from projections.queries import Filters, pension_of, pensions
-from projections.store.sqlite import SQLiteViewStore
+from projections.store.memory import InMemoryViewStore
 from tests.unit.test_projections_support import Hunan, project
 
 CS = "CS-YL-001"
 
 
 @pytest.fixture
-def scene(ledger: Ledger, tmp_path: Path) -> tuple[SQLiteViewStore, Any, Any]:
+def scene(ledger: Ledger) -> tuple[InMemoryViewStore, Any, Any]:
     h = Hunan(ledger)
     h.community(CS)
     a, b = h.enroll(pension="2500"), h.enroll(pension="3000")
@@ -29,10 +28,10 @@ def scene(ledger: Ledger, tmp_path: Path) -> tuple[SQLiteViewStore, Any, Any]:
     h.resume(b, "2024-06", back_pay="6000")
     h.adjust(a, "2600", "2650", "2024-02", reason="correction")  # recorded later, effective earlier
     h.death(a, date(2024, 7, 15))
-    return project(ledger, tmp_path), a, b
+    return project(ledger), a, b
 
 
-def test_month_end_totals_and_adjustments(scene: tuple[SQLiteViewStore, Any, Any]) -> None:
+def test_month_end_totals_and_adjustments(scene: tuple[InMemoryViewStore, Any, Any]) -> None:
     views = scene[0]
     rows = {r["month"]: r for r in pensions(views, Filters(community=CS, month_to="2024-08"))}
     figures = {m: (r["total_monthly_pension"], r["pensions_in_payment"], r["suspended"]) for m, r in rows.items()}
@@ -52,7 +51,7 @@ def test_month_end_totals_and_adjustments(scene: tuple[SQLiteViewStore, Any, Any
     assert rows["2024-01"]["city"] == "Changsha"
 
 
-def test_current_pension_of_a_retiree(scene: tuple[SQLiteViewStore, Any, Any]) -> None:
+def test_current_pension_of_a_retiree(scene: tuple[InMemoryViewStore, Any, Any]) -> None:
     views, a, b = scene
     assert pension_of(views, a) == {
         "retiree_id": str(a), "monthly_pension": "2650.00", "pension_status": "ended", "stage": "deceased",

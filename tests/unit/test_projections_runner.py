@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
 
@@ -14,7 +13,7 @@ from ledger.errors import InvalidInputError
 from projections import registry
 from projections.base import Handler, ProjectionError, Rows, UnknownEventError, bump, dispatch
 from projections.runner import ProjectionRunner
-from projections.store.sqlite import SQLiteViewStore
+from projections.store.memory import InMemoryViewStore
 from tests.unit.test_projections_support import Hunan
 
 CS = "CS-YL-001"
@@ -50,8 +49,8 @@ class Partial:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SQLiteViewStore:
-    return SQLiteViewStore(tmp_path / "views.db")
+def store() -> InMemoryViewStore:
+    return InMemoryViewStore()
 
 
 def seed(ledger: Ledger) -> None:
@@ -64,12 +63,12 @@ def seed(ledger: Ledger) -> None:
     h.certify(a, date(2024, 2, 1))
 
 
-def count(store: SQLiteViewStore, kind: str = "all", view: str = "counter") -> int:
+def count(store: InMemoryViewStore, kind: str = "all", view: str = "counter") -> int:
     row = store.get(view, "count", kind)
     return 0 if row is None else int(row["n"])
 
 
-def test_catch_up_applies_each_event_once(ledger: Ledger, store: SQLiteViewStore) -> None:
+def test_catch_up_applies_each_event_once(ledger: Ledger, store: InMemoryViewStore) -> None:
     seed(ledger)
     runner = ProjectionRunner(ledger, store, [Counter()], batch_size=2)
     seen: list[tuple[int, int]] = []
@@ -81,7 +80,7 @@ def test_catch_up_applies_each_event_once(ledger: Ledger, store: SQLiteViewStore
     assert runner.catch_up() == 1 and count(store) == 8 and count(store, "StaffJoined") == 2
 
 
-def test_a_failing_event_stops_the_runner_before_it(ledger: Ledger, store: SQLiteViewStore) -> None:
+def test_a_failing_event_stops_the_runner_before_it(ledger: Ledger, store: InMemoryViewStore) -> None:
     seed(ledger)
     failing_seq = next(r.id for r in ledger.iter_log() if type(ledger.mapper.to_domain_event(r)).__name__
                        == "ServiceDelivered")
@@ -97,7 +96,7 @@ def test_a_failing_event_stops_the_runner_before_it(ledger: Ledger, store: SQLit
     assert runner.status()[0].lag == ledger.head() - failing_seq + 1
 
 
-def test_an_unknown_retiree_event_type_is_an_error_not_a_skip(ledger: Ledger, store: SQLiteViewStore) -> None:
+def test_an_unknown_retiree_event_type_is_an_error_not_a_skip(ledger: Ledger, store: InMemoryViewStore) -> None:
     seed(ledger)
     runner = ProjectionRunner(ledger, store, [Partial()])
     with pytest.raises(ProjectionError) as caught:
@@ -107,7 +106,7 @@ def test_an_unknown_retiree_event_type_is_an_error_not_a_skip(ledger: Ledger, st
     assert store.position("partial") == 1 and store.get("partial", "seen", "registered") == {"seq": 1}
 
 
-def test_rebuild_replays_from_the_start_into_a_fresh_view(ledger: Ledger, store: SQLiteViewStore) -> None:
+def test_rebuild_replays_from_the_start_into_a_fresh_view(ledger: Ledger, store: InMemoryViewStore) -> None:
     seed(ledger)
     runner = ProjectionRunner(ledger, store, [Counter()])
     runner.catch_up()
@@ -117,7 +116,7 @@ def test_rebuild_replays_from_the_start_into_a_fresh_view(ledger: Ledger, store:
     assert store.rows("counter~rebuild") == []
 
 
-def test_a_new_projection_version_rebuilds_the_view_on_catch_up(ledger: Ledger, store: SQLiteViewStore) -> None:
+def test_a_new_projection_version_rebuilds_the_view_on_catch_up(ledger: Ledger, store: InMemoryViewStore) -> None:
     seed(ledger)
     ProjectionRunner(ledger, store, [Counter(version=1)]).catch_up()
     assert count(store) == 7
@@ -127,7 +126,7 @@ def test_a_new_projection_version_rebuilds_the_view_on_catch_up(ledger: Ledger, 
     assert count(store) == 70 and store.version("counter") == 2
 
 
-def test_status_reports_position_head_and_lag(ledger: Ledger, store: SQLiteViewStore) -> None:
+def test_status_reports_position_head_and_lag(ledger: Ledger, store: InMemoryViewStore) -> None:
     seed(ledger)
     runner = ProjectionRunner(ledger, store)
     first_two = [(s.name, s.position, s.head, s.lag) for s in runner.status()][:2]
@@ -138,22 +137,10 @@ def test_status_reports_position_head_and_lag(ledger: Ledger, store: SQLiteViewS
     assert status["workload"].version == status["workload"].stored_version == 1
 
 
-def test_unknown_projection_names_are_invalid_input(ledger: Ledger, store: SQLiteViewStore) -> None:
+def test_unknown_projection_names_are_invalid_input(ledger: Ledger, store: InMemoryViewStore) -> None:
     with pytest.raises(InvalidInputError):
         registry.by_name("nonsense")
     assert registry.by_name("pensions").name == "pensions"
     with pytest.raises(InvalidInputError):
         ProjectionRunner(ledger, store).catch_up(["nonsense"])
 
-
-def test_store_apply_is_all_or_nothing(store: SQLiteViewStore) -> None:
-    store.apply("v", 1, {("k", "a"): {"n": 1}}, 5)
-    bad: dict[tuple[str, str], Any] = {("k", "b"): {"n": 2}, ("k", "c"): {"n": object()}}
-    with pytest.raises(TypeError):
-        store.apply("v", 1, bad, 6)
-    assert store.position("v") == 5 and store.get("v", "k", "b") is None
-    store.apply("v", 1, {("k", "a"): None, ("k", "b"): {"n": 2}}, 6, source="partition-0")
-    assert (store.position("v"), store.position("v", "partition-0")) == (5, 6)
-    assert [(r.kind, r.key, r.data) for r in store.rows("v")] == [("k", "b", {"n": 2})]
-    store.drop("v")
-    assert store.version("v") is None and store.rows("v") == [] and store.position("v", "partition-0") == 0

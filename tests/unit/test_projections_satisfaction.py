@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,14 +10,14 @@ import pytest
 from ledger.application import Ledger
 from ledger.errors import InvalidInputError
 from projections.queries import Filters, lowest_communities, satisfaction
-from projections.store.sqlite import SQLiteViewStore
+from projections.store.memory import InMemoryViewStore
 from tests.unit.test_projections_support import Hunan, project
 
 CS, ZZ = "CS-YL-001", "ZZ-TY-001"
 
 
 @pytest.fixture
-def views(ledger: Ledger, tmp_path: Path) -> SQLiteViewStore:
+def views(ledger: Ledger) -> InMemoryViewStore:
     h = Hunan(ledger)
     h.community(CS)
     h.community(ZZ)
@@ -35,14 +34,14 @@ def views(ledger: Ledger, tmp_path: Path) -> SQLiteViewStore:
     h.rate(b, 5, date(2024, 2, 15))  # overall, while in CS
     h.rate(b, 3, date(2024, 3, 10))  # overall, recorded before the relocation dated earlier
     h.relocate(b, ZZ, date(2024, 3, 1))
-    return project(ledger, tmp_path)
+    return project(ledger)
 
 
 def cells(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, Any]]:
     return {(row["community"], row["month"], row["service_type"]): row for row in rows}
 
 
-def test_ratings_count_for_the_service_community_type_and_rating_month(views: SQLiteViewStore) -> None:
+def test_ratings_count_for_the_service_community_type_and_rating_month(views: InMemoryViewStore) -> None:
     found = cells(satisfaction(views, Filters()))
     visits = found[(CS, "2024-01", "home_visit")]
     assert (visits["count"], visits["mean"]) == (2, 4.5)
@@ -51,18 +50,18 @@ def test_ratings_count_for_the_service_community_type_and_rating_month(views: SQ
     assert (CS, "2024-02", "health_check") not in found
 
 
-def test_overall_ratings_follow_the_community_managing_on_the_rating_date(views: SQLiteViewStore) -> None:
+def test_overall_ratings_follow_the_community_managing_on_the_rating_date(views: InMemoryViewStore) -> None:
     found = cells(satisfaction(views, Filters(service_type="overall")))
     assert set(found) == {(CS, "2024-02", "overall"), (ZZ, "2024-03", "overall")}
     assert found[(ZZ, "2024-03", "overall")]["mean"] == 3.0 and found[(ZZ, "2024-03", "overall")]["city"] == "Zhuzhou"
 
 
-def test_rows_are_sorted_and_filtered(views: SQLiteViewStore) -> None:
+def test_rows_are_sorted_and_filtered(views: InMemoryViewStore) -> None:
     rows = satisfaction(views, Filters(community=CS, month_from="2024-01", month_to="2024-02"))
     assert [(r["month"], r["service_type"]) for r in rows] == [("2024-01", "home_visit"), ("2024-02", "overall")]
 
 
-def test_lowest_communities_rank_by_mean_score(views: SQLiteViewStore) -> None:
+def test_lowest_communities_rank_by_mean_score(views: InMemoryViewStore) -> None:
     ranked = lowest_communities(views, Filters(), n=5)
     assert [(r["community"], r["count"], r["mean"]) for r in ranked] == [(ZZ, 1, 3.0), (CS, 4, 4.0)]
     assert [r["community"] for r in lowest_communities(views, Filters(), n=1)] == [ZZ]

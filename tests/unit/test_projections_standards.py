@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 from ledger.application import Ledger
 from projections.queries import Filters, standards
@@ -12,7 +11,7 @@ from tests.unit.test_projections_support import Hunan, project
 CS = "CS-YL-001"
 
 
-def test_yearly_shares_count_retirees_managed_at_year_end(ledger: Ledger, tmp_path: Path) -> None:
+def test_yearly_shares_count_retirees_managed_at_year_end(ledger: Ledger) -> None:
     h = Hunan(ledger)
     h.community(CS)
     h.staff(CS, "s1", date(2020, 1, 1))
@@ -31,7 +30,7 @@ def test_yearly_shares_count_retirees_managed_at_year_end(ledger: Ledger, tmp_pa
     h.service(c, CS, "v3", "home_visit", date(2024, 9, 30), "s1", 30)  # Q3: not the last quarter
     h.service(b, CS, "v4", "home_visit", date(2024, 11, 1), "s1", 30)  # not 80+
     h.death(d, date(2024, 5, 1))
-    rows = {r["year"]: r for r in standards(project(ledger, tmp_path), Filters(month_to="2025-01"))}
+    rows = {r["year"]: r for r in standards(project(ledger), Filters(month_to="2025-01"))}
     assert sorted(rows) == [2023, 2024, 2025]
     y23, y24, y25 = rows[2023], rows[2024], rows[2025]
     assert (y23["managed"], y23["certified"], y23["certified_share"]) == (4, 1, 0.25)
@@ -39,5 +38,5 @@ def test_yearly_shares_count_retirees_managed_at_year_end(ledger: Ledger, tmp_pa
     assert (y24["managed"], y24["certified"], y24["certified_share"]) == (3, 2, 0.6667)
     assert (y24["aged_80_plus"], y24["aged_80_plus_visited"], y24["visited_share"]) == (2, 1, 0.5)
     assert (y25["managed"], y25["certified"], y25["aged_80_plus"], y25["aged_80_plus_visited"]) == (3, 0, 2, 0)
-    unbounded = standards(project(ledger, tmp_path / "again"), Filters())
+    unbounded = standards(project(ledger), Filters())
     assert [r["year"] for r in unbounded] == [2023, 2024]  # b turning 80 in 2030 is foreseen, not recorded

@@ -1,26 +1,25 @@
 """Helpers for the projection tests (no tests here): write facts through a real Ledger, then project.
 
 ``Hunan`` wraps ``Ledger.handle`` with short builders; ``project`` runs every registered view
-into a fresh SQLite view store and returns it.
+into a fresh in-memory view store and returns it.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from uuid import UUID
 
 from ledger import commands as c
 from ledger.application import Ledger
 from projections.runner import ProjectionRunner
-from projections.store.sqlite import SQLiteViewStore
+from projections.store.memory import InMemoryViewStore
 
 CITY_OF = {"CS": "Changsha", "ZZ": "Zhuzhou", "CD": "Changde"}
 
 
-def project(ledger: Ledger, path: Path) -> SQLiteViewStore:
-    store = SQLiteViewStore(path / "views.db")
+def project(ledger: Ledger) -> InMemoryViewStore:
+    store = InMemoryViewStore()
     ProjectionRunner(ledger, store).catch_up()
     return store
 

@@ -7,8 +7,11 @@ Contract (DESIGN.md section 3), and how it is kept without a conditional append 
 
 * one writer per ledger is the sequencer: a transactional producer with a fixed ``transactional_id``;
   ``init_transactions()`` fences every older writer, whose next save then fails cleanly;
-* before its first write the writer reads the topic (``read_committed``) to the end into the local
-  index (``kafka.index.KafkaIndex``), so version and event-id checks see everything committed;
+* the recorder (``kafka.recorder.KafkaRecorder``) holds the local index (``kafka.index.KafkaIndex``,
+  the port; ``SQLiteKafkaIndex`` keeps it in one SQLite file) and the writer
+  (``kafka.writer.KafkaWriter``): the index answers every read, every write goes through the writer;
+* before its first write the writer reads the topic (``read_committed``) to the end into the
+  index (``kafka.catchup.catch_up``), so version and event-id checks see everything committed;
 * saves are queued to one writer thread; it takes what queued up while the previous transaction
   was in flight, at most ``KAFKA_BATCH_MAX`` saves (default 64), waiting at most
   ``KAFKA_BATCH_WAIT_MS`` (default 0: no added latency) for more, checks each save on its own (a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from eventsourcing.persistence import (
@@ -18,12 +19,15 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from ledger.errors import IntegrityViolationError
+from ledger.eventlog.kafka.catchup import catch_up
+from ledger.eventlog.kafka.index import SQLiteKafkaIndex
 from ledger.eventlog.kafka.recorder import KafkaRecorder
 from ledger.eventlog.kafka.records import KafkaConfig
 
 
 class KafkaFactory(InfrastructureFactory[TrackingRecorder]):
-    """Builds the Kafka recorder; snapshots and tracking live in the index file (caches of the topic)."""
+    """Builds the Kafka recorder on a SQLite index; snapshots and tracking live in the index file too
+    (caches of the topic)."""
 
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
@@ -56,12 +60,12 @@ class KafkaFactory(InfrastructureFactory[TrackingRecorder]):
 
     def application_recorder(self) -> ApplicationRecorder:
         self.ensure_topic()
-        recorder = KafkaRecorder(self.datastore, self.config)
-        recorder.create_table()
-        try:
+        index = SQLiteKafkaIndex(self.datastore)
+        index.create_table()
+        recorder = KafkaRecorder(index, self.config)
+        # on failure serve what the index has: the writer starts stale, so it catches up (or refuses) first
+        with contextlib.suppress(OperationalError, IntegrityViolationError):
             recorder.catch_up()
-        except (OperationalError, IntegrityViolationError):
-            recorder._stale = True  # serve what the index has; catch up (or refuse) before the first write
         self._recorder = recorder
         return recorder
 
@@ -100,8 +104,8 @@ def rebuild_index(env: Environment | EnvType) -> int:
             old.replace(Path(str(backup) + suffix))
     factory = KafkaFactory(env)
     try:
-        recorder = KafkaRecorder(factory.datastore, factory.config)
-        recorder.create_table()
-        return recorder.catch_up()
+        rebuilt = SQLiteKafkaIndex(factory.datastore)
+        rebuilt.create_table()
+        return catch_up(rebuilt, factory.config)
     finally:
         factory.close()

@@ -1,26 +1,32 @@
-"""The local index of the Kafka event log: a cache of the topic in one SQLite file.
+"""The local index of the Kafka event log: a cache of the topic that the recorder holds.
 
 It holds what Kafka cannot answer quickly: per-stream versions and reads, the event-id table
-and the dense global sequence (the same ``stored_events`` table as the embedded log), plus the
-next offset to read per partition. Everything in it can be rebuilt from the topic alone
-(``ledger index rebuild``). Rows are written with ``INSERT OR IGNORE``: the same ``seq`` always
-carries the same bytes, so two processes catching up the same file cannot disagree.
+and the dense global sequence, plus the next offset to read per partition. Everything in it can
+be rebuilt from the topic alone (``ledger index rebuild``). Rows are written with ``INSERT OR
+IGNORE`` semantics: the same ``seq`` always carries the same bytes, so two processes catching up
+the same index cannot disagree.
+
+``KafkaIndex`` is the port (what the recorder and the writer need); ``SQLiteKafkaIndex`` keeps it
+in one SQLite file, in the same ``stored_events`` table as the embedded log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import OperationalError
+from eventsourcing.persistence import IntegrityError, Notification, OperationalError, StoredEvent
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from ledger.errors import IntegrityViolationError
-from ledger.eventlog.base import GENESIS_HASH, canonical_id
+from ledger.eventlog.base import GENESIS_HASH, LogRecord, canonical_id
 from ledger.eventlog.sqlite import LedgerSQLiteRecorder
-from ledger.integrity import link_hash
+from ledger.integrity.chain import link_hash
 
 
 @dataclass(frozen=True)
@@ -43,25 +49,82 @@ class IndexRow:
                 self.hash)
 
 
-class KafkaIndex(LedgerSQLiteRecorder):
-    """Read side of the Kafka log; ``append`` is the only way rows get in."""
+class KafkaIndex(Protocol):
+    """The index port. ``append`` is the only way rows get in; everything else reads."""
 
-    def __init__(self, datastore: SQLiteDatastore) -> None:
-        super().__init__(datastore)
-        self._insert_or_ignore = self.insert_events_statement.replace("INSERT INTO", "INSERT OR IGNORE INTO")
+    def create_table(self) -> None:
+        """Creates the index's tables if missing."""
 
-    def construct_create_table_statements(self) -> list[str]:
-        return [
-            *super().construct_create_table_statements(),
-            "CREATE TABLE IF NOT EXISTS kafka_positions (partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL)",
-        ]
+    def append(self, rows: list[IndexRow], positions: Mapping[int, int]) -> None:
+        """Adds committed rows in ``seq`` order and advances the partition positions, atomically.
+
+        A row for a ``seq`` already indexed is skipped if it is the same record (same hash) and an
+        ``IntegrityViolationError`` naming the seq if not; every new row must link to the chain
+        (``prev_hash`` and a recomputed ``hash``), else ``IntegrityViolationError``; a row that
+        would leave a gap in the sequence is an ``OperationalError``. On any error nothing of the
+        call is indexed. Positions only move forward.
+        """
 
     def head(self) -> tuple[int, str]:
         """The last ``seq`` and its hash (0 and the genesis hash when empty)."""
+
+    def positions(self) -> dict[int, int]:
+        """Per partition, the next offset to read."""
+
+    def conflicts(self, keys: Iterable[tuple[UUID | str, int]], event_ids: Iterable[str]) -> bool:
+        """True when a (stream, version) or an event id is already indexed."""
+
+    def select_notifications(
+        self, start: int | None, limit: int, stop: int | None = None, topics: Sequence[str] = (), *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """Records (``LogRecord``) in ``seq`` order, as ``ApplicationRecorder.select_notifications``."""
+
+    def select_events(
+        self, originator_id: UUID | str, *, gt: int | None = None, lte: int | None = None, desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """One stream's events, as ``AggregateRecorder.select_events``."""
+
+    def max_notification_id(self) -> int | None:
+        """The last ``seq``, ``None`` when empty."""
+
+    def find_event(self, event_id: str) -> LogRecord | None:
+        """The record with this event id."""
+
+    def select_stream(self, originator_id: UUID | str) -> list[LogRecord]:
+        """One stream's records in version order, with their ``seq`` and hashes."""
+
+
+POSITIONS_TABLE = ("CREATE TABLE IF NOT EXISTS kafka_positions "
+                   "(partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL)")
+
+
+class SQLiteKafkaIndex:
+    """The index in one SQLite file: the embedded log's ``stored_events`` table plus ``kafka_positions``.
+
+    The table's schema and its reads are those of a ``LedgerSQLiteRecorder`` held inside (so the
+    file is the embedded log's format); its write path is never used: rows get in by ``append``.
+    """
+
+    def __init__(self, datastore: SQLiteDatastore) -> None:
+        self.datastore = datastore
+        self._events = LedgerSQLiteRecorder(datastore)
+        self._table = self._events.events_table_name
+        self._insert_or_ignore = self._events.insert_events_statement.replace("INSERT INTO", "INSERT OR IGNORE INTO")
+        self._head_statement = f"SELECT rowid, hash FROM {self._table} ORDER BY rowid DESC LIMIT 1"
+        self._write_lock = threading.Lock()
+
+    def create_table(self) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            for statement in [*self._events.create_table_statements, POSITIONS_TABLE]:
+                c.execute(statement)
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def head(self) -> tuple[int, str]:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(self._head_statement)
-            row = c.fetchone()
-        return (row[0], row[1]) if row else (0, GENESIS_HASH)
+            return self._head(c)
 
     def positions(self) -> dict[int, int]:
         with self.datastore.transaction(commit=False) as c:
@@ -69,52 +132,87 @@ class KafkaIndex(LedgerSQLiteRecorder):
             return {row[0]: row[1] for row in c.fetchall()}
 
     def conflicts(self, keys: Iterable[tuple[UUID | str, int]], event_ids: Iterable[str]) -> bool:
-        """True when a (stream, version) or an event id is already in the index."""
-        table = self.events_table_name
         with self.datastore.transaction(commit=False) as c:
             for stream, version in keys:
-                c.execute(f"SELECT 1 FROM {table} WHERE originator_id=? AND originator_version=?",
+                c.execute(f"SELECT 1 FROM {self._table} WHERE originator_id=? AND originator_version=?",
                           (stream.hex if isinstance(stream, UUID) else stream, version))
                 if c.fetchone():
                     return True
             for event_id in event_ids:
-                c.execute(f"SELECT 1 FROM {table} WHERE event_id=?", (event_id,))
+                c.execute(f"SELECT 1 FROM {self._table} WHERE event_id=?", (event_id,))
                 if c.fetchone():
                     return True
         return False
 
+    def select_notifications(
+        self, start: int | None, limit: int, stop: int | None = None, topics: Sequence[str] = (), *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        return self._events.select_notifications(start, limit, stop, topics, inclusive_of_start=inclusive_of_start)
+
+    def select_events(
+        self, originator_id: UUID | str, *, gt: int | None = None, lte: int | None = None, desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        return self._events.select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+
+    def max_notification_id(self) -> int | None:
+        return self._events.max_notification_id()
+
+    def find_event(self, event_id: str) -> LogRecord | None:
+        return self._events.find_event(event_id)
+
+    def select_stream(self, originator_id: UUID | str) -> list[LogRecord]:
+        return self._events.select_stream(originator_id)
+
+    # ---- writing -------------------------------------------------------------------------------
+
     def append(self, rows: list[IndexRow], positions: Mapping[int, int]) -> None:
-        """Adds committed rows in ``seq`` order and advances the partition positions, atomically.
-
-        Every new row must link to the chain (``prev_hash`` and a recomputed ``hash``) and a row
-        for a ``seq`` already indexed must be the same record: otherwise ``IntegrityViolationError``
-        names the seq and nothing is indexed, so the writer refuses to build on a tampered topic.
-        Raises ``OperationalError`` when the rows would leave a gap in the sequence.
-        """
         with self._immediate() as c:
-            self._append(c, rows, positions)
+            last, last_hash = self._head(c)
+            for row in rows:
+                if row.seq <= last:
+                    c.execute(f"SELECT hash FROM {self._table} WHERE rowid=?", (row.seq,))
+                    known = c.fetchone()
+                    if known is None or known[0] != row.hash:
+                        raise IntegrityViolationError(f"the topic holds a second, different record for seq {row.seq}")
+                    continue
+                if row.seq > last + 1:
+                    raise OperationalError(f"the topic has a gap: seq {row.seq} follows {last}")
+                expected = link_hash(last_hash, row.seq, canonical_id(row.originator_id), row.originator_version,
+                                     row.topic, row.event_id, row.state)
+                if row.prev_hash != last_hash or row.hash != expected:
+                    raise IntegrityViolationError(
+                        f"the record at seq {row.seq} in the topic does not link to the chain")
+                last, last_hash = row.seq, row.hash
+            c.executemany(self._insert_or_ignore, [row.params() for row in rows])
+            c.executemany(
+                "INSERT INTO kafka_positions (partition, next_offset) VALUES (?, ?) "
+                "ON CONFLICT(partition) DO UPDATE SET next_offset=max(next_offset, excluded.next_offset)",
+                list(positions.items()),
+            )
 
-    def _append(self, c: SQLiteCursor, rows: list[IndexRow], positions: Mapping[int, int]) -> None:
+    def _head(self, c: SQLiteCursor) -> tuple[int, str]:
         c.execute(self._head_statement)
-        head = c.fetchone()
-        last, last_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
-        for row in rows:
-            if row.seq <= last:
-                c.execute(f"SELECT hash FROM {self.events_table_name} WHERE rowid=?", (row.seq,))
-                known = c.fetchone()
-                if known is None or known[0] != row.hash:
-                    raise IntegrityViolationError(f"the topic holds a second, different record for seq {row.seq}")
-                continue
-            if row.seq > last + 1:
-                raise OperationalError(f"the topic has a gap: seq {row.seq} follows {last}")
-            expected = link_hash(last_hash, row.seq, canonical_id(row.originator_id), row.originator_version,
-                                 row.topic, row.event_id, row.state)
-            if row.prev_hash != last_hash or row.hash != expected:
-                raise IntegrityViolationError(f"the record at seq {row.seq} in the topic does not link to the chain")
-            last, last_hash = row.seq, row.hash
-        c.executemany(self._insert_or_ignore, [row.params() for row in rows])
-        c.executemany(
-            "INSERT INTO kafka_positions (partition, next_offset) VALUES (?, ?) "
-            "ON CONFLICT(partition) DO UPDATE SET next_offset=max(next_offset, excluded.next_offset)",
-            list(positions.items()),
-        )
+        row = c.fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS_HASH)
+
+    @contextmanager
+    def _immediate(self) -> Iterator[SQLiteCursor]:
+        """One write transaction at a time, taking SQLite's write lock up front (other processes
+        may catch up the same file)."""
+        with self._write_lock, self.datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                yield cursor
+                conn.commit()
+            except sqlite3.IntegrityError as error:
+                conn.rollback()
+                raise IntegrityError(error) from error
+            except sqlite3.OperationalError as error:
+                conn.rollback()
+                raise OperationalError(error) from error
+            except BaseException:
+                conn.rollback()
+                raise

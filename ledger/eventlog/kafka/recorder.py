@@ -1,290 +1,82 @@
-"""The transactional single writer (see the package docstring) and the recorder that reads the index."""
+"""The Kafka log's application recorder: it holds the index it reads and the writer it writes through."""
 
 from __future__ import annotations
 
-import contextlib
-import hmac
-import queue
-import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.persistence import (
-    ApplicationRecorder,
-    IntegrityError,
-    OperationalError,
-    StoredEvent,
-)
-from eventsourcing.sqlite import SQLiteDatastore
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError, KafkaTimeoutError, ProducerFencedError
+from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent, Subscription
+from kafka import KafkaProducer
 
-from ledger.errors import IntegrityViolationError
-from ledger.eventlog.base import canonical_id
-from ledger.eventlog.kafka.index import IndexRow, KafkaIndex
-from ledger.eventlog.kafka.records import KafkaConfig, record_mac, row_from_record
-from ledger.integrity import link_hash
+from ledger.eventlog.base import LogRecord
+from ledger.eventlog.kafka.catchup import catch_up
+from ledger.eventlog.kafka.index import KafkaIndex
+from ledger.eventlog.kafka.records import KafkaConfig
+from ledger.eventlog.kafka.writer import KafkaWriter
 
 
-@dataclass
-class _Save:
-    events: Sequence[StoredEvent]
-    event_ids: list[str | None]
-    done: Future[list[int]] = field(default_factory=Future)
+class KafkaRecorder(ApplicationRecorder):
+    """Reads answer from the local index (``self.index``); writes go through the single
+    transactional writer (``self.writer``), which indexes what it committed."""
 
-
-
-class KafkaRecorder(KafkaIndex, ApplicationRecorder):
-    """Application recorder: reads from the index, writes through the single transactional writer."""
-
-    def __init__(self, datastore: SQLiteDatastore, config: KafkaConfig) -> None:
-        super().__init__(datastore)
+    def __init__(self, index: KafkaIndex, config: KafkaConfig) -> None:
+        self.index = index
         self.config = config
-        self._queue: queue.Queue[_Save | None] = queue.Queue()
-        self._producer: KafkaProducer | None = None
-        self._fenced = False
-        self._stale = True  # the index must be caught up before the next write
-        self._writer: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self.writer = KafkaWriter(index, config)
 
-    # ---- reading the topic -------------------------------------------------------------------
+    # ---- reading: the index ----------------------------------------------------------------------
 
-    def catch_up(self) -> int:
-        """Reads committed records after the index's positions into the index; returns how many."""
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.config.bootstrap, isolation_level="read_committed", enable_auto_commit=False,
-            group_id=None, request_timeout_ms=self.config.client_timeout_ms + 5000, fetch_max_wait_ms=50,
-            max_partition_fetch_bytes=8 * 1024 * 1024, max_poll_records=5000,
-        )
-        try:
-            partitions = [TopicPartition(self.config.topic, p)
-                          for p in sorted(consumer.partitions_for_topic(self.config.topic) or ())]
-            if not partitions:
-                raise OperationalError(f"topic {self.config.topic} does not exist")
-            consumer.assign(partitions)
-            start = self.positions()
-            for tp in partitions:
-                consumer.seek(tp, start.get(tp.partition, 0))
-            end = consumer.end_offsets(partitions, timeout_ms=self.config.client_timeout_ms)
-            rows: list[IndexRow] = []
-            positions: dict[int, int] = {}
-            while any(consumer.position(tp) < end[tp] for tp in partitions):
-                for tp, records in consumer.poll(timeout_ms=500).items():
-                    rows.extend(row_from_record(r) for r in records)
-                    positions[tp.partition] = records[-1].offset + 1
-            positions = {tp.partition: consumer.position(tp) for tp in partitions}
-        except KafkaError as error:
-            raise OperationalError(f"cannot read the topic: {type(error).__name__}") from error
-        finally:
-            consumer.close()
-        rows.sort(key=lambda row: row.seq)
-        self._check_writer(rows)
-        self.append(rows, positions)
-        return len(rows)
+    def select_events(
+        self, originator_id: UUID | str, *, gt: int | None = None, lte: int | None = None, desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        return self.index.select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
 
-    def _check_writer(self, rows: list[IndexRow]) -> None:
-        """With a writer key, every record must carry the writer's MAC: a record produced by anyone
-        else, however consistent its hash, is refused before it reaches the index."""
-        key = self.config.writer_key
-        if key is None:
-            return
-        for row in rows:
-            if row.mac is None or not hmac.compare_digest(row.mac, record_mac(key, row.hash)):
-                raise IntegrityViolationError(f"the record at seq {row.seq} was not written by this ledger's writer")
+    def select_notifications(
+        self, start: int | None, limit: int, stop: int | None = None, topics: Sequence[str] = (), *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        return self.index.select_notifications(start, limit, stop, topics, inclusive_of_start=inclusive_of_start)
 
-    # ---- writing -------------------------------------------------------------------------------
+    def max_notification_id(self) -> int | None:
+        return self.index.max_notification_id()
+
+    def find_event(self, event_id: str) -> LogRecord | None:
+        return self.index.find_event(event_id)
+
+    def select_stream(self, originator_id: UUID | str) -> list[LogRecord]:
+        return self.index.select_stream(originator_id)
+
+    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription[ApplicationRecorder]:
+        """Not supported: projections read the topic (``TopicReader``) or poll the index."""
+        raise NotImplementedError(f"The {type(self).__qualname__} recorder does not support subscriptions")
+
+    # ---- writing: the writer ---------------------------------------------------------------------
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
             return []
-        if self._fenced:
-            raise OperationalError("this writer was fenced by a newer writer of the same ledger")
-        ids = list(kwargs.get("event_ids") or ())
-        save = _Save(stored_events, ids + [None] * (len(stored_events) - len(ids)))
-        self._ensure_writer()
-        self._queue.put(save)
-        try:
-            return save.done.result(timeout=self.config.write_timeout_s)
-        except FutureTimeout:
-            self._stale = True
-            raise OperationalError(
-                f"no acknowledgement from Kafka within {self.config.write_timeout_s:g}s; the write is not "
-                "acknowledged (retry with the same Idempotency-Key)"
-            ) from None
+        return self.writer.submit(stored_events, kwargs.get("event_ids") or ())
 
-    def _ensure_writer(self) -> None:
-        with self._start_lock:
-            if self._writer is None or not self._writer.is_alive():
-                self._writer = threading.Thread(target=self._run_writer, name="kafka-writer", daemon=True)
-                self._writer.start()
-
-    def _run_writer(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            limit = self.config.batch_max if self.config.group_commit else 1
-            wait = self.config.batch_wait_ms / 1000
-            while len(batch) < limit:
-                try:
-                    item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)
-                    break
-                batch.append(item)
-            self._commit_batch(batch)
-
-    def _commit_batch(self, batch: list[_Save]) -> None:
-        try:
-            producer = self._ready_producer()
-            accepted, rejected = self._sequence(batch)
-            try:
-                if accepted:
-                    self._transact(producer, accepted)
-            finally:  # losers learn of their conflict only once the winners are in the index
-                for save in rejected:
-                    save.done.set_exception(IntegrityError("stream version or event id already recorded"))
-        except IntegrityViolationError as error:  # the topic does not verify: refuse to build on it
-            self._reset_producer()
-            self._fail(batch, error)
-        except ProducerFencedError:
-            self._fenced = True
-            self._fail(batch, OperationalError("this writer was fenced by a newer writer of the same ledger"))
-        except (KafkaError, OperationalError) as error:
-            self._reset_producer()
-            self._fail(batch, OperationalError(f"Kafka write failed: {type(error).__name__}"))
-        except Exception as error:  # never leave a caller waiting
-            self._reset_producer()
-            self._fail(batch, OperationalError(f"Kafka write failed: {type(error).__name__}"))
-
-    def _ready_producer(self) -> KafkaProducer:
-        if self._fenced:
-            raise ProducerFencedError()
-        if self._producer is None:
-            producer = KafkaProducer(
-                bootstrap_servers=self.config.bootstrap, transactional_id=self.config.transactional_id,
-                enable_idempotence=True, acks="all", max_block_ms=self.config.client_timeout_ms,
-                request_timeout_ms=self.config.client_timeout_ms, linger_ms=0,
-            )
-            try:
-                producer.init_transactions()
-            except BaseException:
-                producer.close(timeout=1)
-                raise
-            self._producer = producer
-            self._stale = True
-        if self._stale:
-            self.catch_up()
-            self._stale = False
-        return self._producer
-
-    def _sequence(self, batch: list[_Save]) -> tuple[list[tuple[_Save, list[IndexRow]]], list[_Save]]:
-        """Checks each save against the index and the saves before it; assigns seq and hashes."""
-        seq, prev_hash = self.head()
-        taken_keys: set[tuple[str, int]] = set()
-        taken_ids: set[str] = set()
-        accepted, rejected = [], []
-        for save in batch:
-            keys = [(canonical_id(e.originator_id), e.originator_version) for e in save.events]
-            ids = [i for i in save.event_ids if i is not None]
-            if (len(set(keys)) < len(keys) or len(set(ids)) < len(ids) or taken_keys.intersection(keys)
-                    or taken_ids.intersection(ids)
-                    or self.conflicts([(e.originator_id, e.originator_version) for e in save.events], ids)):
-                rejected.append(save)
-                continue
-            rows = []
-            for event, event_id in zip(save.events, save.event_ids, strict=True):
-                seq += 1
-                digest = link_hash(prev_hash, seq, canonical_id(event.originator_id), event.originator_version,
-                                   event.topic, event_id, event.state)
-                rows.append(IndexRow(seq, event.originator_id, event.originator_version, event.topic, event.state,
-                                     event_id, prev_hash, digest))
-                prev_hash = digest
-            taken_keys.update(keys)
-            taken_ids.update(ids)
-            accepted.append((save, rows))
-        return accepted, rejected
-
-    def _transact(self, producer: KafkaProducer, accepted: list[tuple[_Save, list[IndexRow]]]) -> None:
-        producer.begin_transaction()
-        sent = []
-        try:
-            for _, rows in accepted:
-                for row in rows:
-                    headers = [("seq", str(row.seq).encode()), ("event_id", (row.event_id or "").encode()),
-                               ("topic", row.topic.encode()), ("version", str(row.originator_version).encode()),
-                               ("prev_hash", row.prev_hash.encode()), ("hash", row.hash.encode())]
-                    if self.config.writer_key is not None:
-                        headers.append(("mac", record_mac(self.config.writer_key, row.hash).encode()))
-                    sent.append(producer.send(self.config.topic, key=canonical_id(row.originator_id).encode(),
-                                              value=row.state, headers=headers))
-            self._bounded(producer.commit_transaction)
-        except ProducerFencedError:
-            raise
-        except BaseException:
-            try:
-                self._bounded(producer.abort_transaction)
-            except Exception:  # the producer is reset by the caller; the topic is re-read before the next write
-                self._stale = True
-            raise
-        positions: dict[int, int] = {}
-        for future in sent:
-            metadata = future.get(timeout=1)
-            positions[metadata.partition] = max(positions.get(metadata.partition, 0), metadata.offset + 1)
-        all_rows = [row for _, rows in accepted for row in rows]
-        try:
-            self.append(all_rows, positions)
-        except Exception:
-            self._stale = True  # committed in Kafka; the index catches up before the next write
-        for save, rows in accepted:
-            save.done.set_result([row.seq for row in rows])
-
-    def _bounded(self, call: Callable[[], None]) -> None:
-        """Runs a transaction call that kafka-python may retry forever, for at most the client timeout.
-
-        On timeout the producer is abandoned (the caller resets it); the next writer's
-        ``init_transactions()`` fences it and settles its transaction, and the topic is re-read.
-        """
-        outcome: Future[None] = Future()
-
-        def run() -> None:
-            try:
-                call()
-                outcome.set_result(None)
-            except BaseException as error:
-                outcome.set_exception(error)
-
-        threading.Thread(target=run, name="kafka-transaction-call", daemon=True).start()
-        try:
-            outcome.result(timeout=self.config.client_timeout_ms / 1000)
-        except FutureTimeout:
-            raise KafkaTimeoutError("no answer from the transaction coordinator") from None
-
-    def _fail(self, batch: list[_Save], error: Exception) -> None:
-        for save in batch:
-            if not save.done.done():
-                save.done.set_exception(error)
-
-    def _reset_producer(self) -> None:
-        self._stale = True
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            threading.Thread(target=self._close_quietly, args=(producer,), daemon=True).start()
-
-    @staticmethod
-    def _close_quietly(producer: KafkaProducer) -> None:
-        with contextlib.suppress(Exception):  # closing a broken producer must not hide the original error
-            producer.close(timeout=1)
+    def catch_up(self) -> int:
+        """Reads what the topic committed after the index's positions into the index; returns how many."""
+        return catch_up(self.index, self.config)
 
     def close(self) -> None:
-        """Stops the writer thread and closes the producer."""
-        if self._writer is not None and self._writer.is_alive():
-            self._queue.put(None)
-            self._writer.join(timeout=5)
-        self._reset_producer()
+        """Stops the writer thread and closes the producer (the index's datastore is the factory's)."""
+        self.writer.close()
+
+    # ---- the writer's state, as the Kafka integration tests reach for it ---------------------------
+
+    @property
+    def _stale(self) -> bool:
+        return self.writer.stale
+
+    @_stale.setter
+    def _stale(self, value: bool) -> None:
+        self.writer.stale = value
+
+    @property
+    def _producer(self) -> KafkaProducer | None:
+        return self.writer.producer

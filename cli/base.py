@@ -1,4 +1,6 @@
-"""What every ``ledger`` command shares: the app, its error handling, progress bars, opening a ledger.
+"""What every ``ledger`` command shares: the app, its error handling, progress bars, argument parsing.
+
+Commands build what they use with ``runtime.bootstrap.opened`` (the one composition root).
 
 Nothing is built at import time. Every ``LedgerError`` becomes one red line on stderr and exit
 code 1 (usage errors exit 2); no stack trace unless ``LEDGER_DEBUG=1``.
@@ -11,7 +13,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 import typer
@@ -20,14 +22,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 from typer.core import TyperGroup
 
-from ledger.application import Ledger
-from ledger.config import Settings
 from ledger.domain.values import community_uuid
 from ledger.errors import LedgerError
-from ledger.transfer import ImportLineError
-
-if TYPE_CHECKING:
-    from projections.runner import ProjectionRunner
+from ledger.exchange.ndjson import ImportLineError
 
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -78,39 +75,6 @@ def out() -> Console:
 def fail(message: str) -> None:
     err().print(Text(" ".join(message.split()), style="red"), soft_wrap=True)
     raise typer.Exit(1)
-
-
-@contextmanager
-def opened(settings: Settings) -> Iterator[Ledger]:
-    """The ledger; with a signing key, a checkpoint is signed every ``checkpoint_every`` events it appends."""
-    from ledger.checkpoints import Checkpointer, CheckpointStore, Signer
-
-    ledger = Ledger(settings)
-    store = None
-    try:
-        if (settings.keys_path / "signing.key").exists():
-            store = CheckpointStore.for_settings(settings)
-            checkpointer = Checkpointer(ledger, store, Signer.load(settings), every=settings.checkpoint_every)
-            ledger.after_append.append(checkpointer.on_append)
-        yield ledger
-    finally:
-        ledger.close()
-        if store is not None:
-            store.close()
-
-
-@contextmanager
-def runner(ledger: Ledger, settings: Settings) -> Iterator[ProjectionRunner]:
-    from projections.runner import ProjectionRunner
-    from projections.store.sqlite import SQLiteViewStore
-
-    store = SQLiteViewStore(settings.views_path)
-    views = ProjectionRunner(ledger, store)
-    try:
-        yield views
-    finally:
-        views.close()
-        store.close()
 
 
 @contextmanager

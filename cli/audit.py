@@ -14,9 +14,9 @@ from uuid import UUID
 import typer
 from rich.table import Table
 
-from api.cli_base import app, err, fail, keys_app, opened, out, tokens_app
+from cli.base import app, err, fail, keys_app, out, tokens_app
 from ledger.config import Settings
-from ledger.verify import VerifyReport
+from ledger.integrity.verify import VerifyReport
 
 
 @keys_app.command("init")
@@ -24,7 +24,7 @@ def keys_init(
     if_missing: Annotated[bool, typer.Option("--if-missing", help="Do nothing when a key exists.")] = False,
 ) -> None:
     """Create the Ed25519 signing key (private key file mode 0600, outside the data folder)."""
-    from ledger.checkpoints import init_signing_key, signing_key_path
+    from ledger.integrity.checkpoints import init_signing_key, signing_key_path
 
     settings = Settings.from_env()
     if if_missing and signing_key_path(settings).exists():
@@ -36,29 +36,23 @@ def keys_init(
 
 
 def checkpoint_now(settings: Settings) -> str:
-    from ledger.checkpoints import Checkpointer, CheckpointStore, Signer
+    from ledger.errors import NotFoundError
+    from runtime.bootstrap import opened
 
-    with opened(settings) as ledger:
-        store = CheckpointStore.for_settings(settings)
-        try:
-            made = Checkpointer(ledger, store, Signer.load(settings), every=settings.checkpoint_every).checkpoint_now()
-        finally:
-            store.close()
-    return made.to_json()
+    with opened(settings) as services:
+        if services.checkpointer is None:
+            raise NotFoundError("no signing key: run `ledger keys init` first")
+        return services.checkpointer.checkpoint_now().to_json()
 
 
 def export_evidence_bundle(settings: Settings, retiree: UUID, directory: Path) -> None:
     """Signs a checkpoint covering the retiree's latest events, writes the bundle, checks it."""
-    from ledger.checkpoints import CheckpointStore
-    from ledger.evidence import export_evidence, verify_evidence
+    from ledger.integrity.evidence import export_evidence, verify_evidence
+    from runtime.bootstrap import opened
 
     checkpoint_now(settings)
-    with opened(settings) as ledger:
-        store = CheckpointStore.for_settings(settings)
-        try:
-            path = export_evidence(ledger, store, retiree, directory)
-        finally:
-            store.close()
+    with opened(settings) as services:
+        path = export_evidence(services.ledger, services.checkpoints, retiree, directory)
     report = verify_evidence(path)
     if not report.ok:
         fail(f"the bundle in {path} does not verify: {report.reason}")
@@ -94,44 +88,29 @@ def verify(
         fail(f"verification FAILED at seq {report.first_bad_seq}: {report.reason}")
     out().print(f"verified: {report.checked} events, chain intact, {report.checkpoints} checkpoint(s) valid, "
                 f"signed up to seq {report.signed} of {report.head}", soft_wrap=True)
+    if evidence is None and report.checkpoints == 0 and key is None:
+        err().print("no signing key yet: only the hash chain was checked (run `ledger keys init` to sign "
+                    "checkpoints)", soft_wrap=True)
 
 
 def _verify_bundle(directory: Path, key: bytes | None) -> VerifyReport:
-    from ledger.evidence import verify_evidence
+    from ledger.integrity.evidence import verify_evidence
 
     return verify_evidence(directory, public_key=key)
 
 
 def _verify_log(trusted_file: Path | None, key: bytes | None, require_signed: bool, source: str) -> VerifyReport:
-    """The embedded log file, or on Kafka the topic itself (read_committed) or the writer's index."""
-    from api.cli_base import progress
-    from ledger.application import Ledger
-    from ledger.checkpoints import Checkpoint, CheckpointStore
-    from ledger.errors import NotFoundError
-    from ledger.verify import topic_records, verify_log
+    """The embedded log, or on Kafka the topic itself (read_committed) or the writer's index."""
+    from cli.base import progress
+    from ledger.integrity.checkpoints import Checkpoint
+    from ledger.integrity.verify import verify_ledger
+    from runtime.bootstrap import opened
 
     settings = replace(Settings.from_env(), encrypt=False)  # the bytes as stored: no data key needed
     trusted = Checkpoint.from_json(trusted_file.read_text()) if trusted_file is not None else None
-    store = CheckpointStore.for_settings(settings)
-    try:
-        public = key if key is not None else store.public_key()
-        if public is None:
-            raise NotFoundError("no public key: pass --public-key or run `ledger keys init` on the ledger")
-        if settings.backend == "kafka" and source == "topic":
-            with topic_records(settings) as records, progress("verifying the topic") as update:
-                return verify_log(records, store.checkpoints(), public, trusted, lambda done: update(done, 0),
-                                  require_signed=require_signed, ledger_name=settings.ledger_name)
-        ledger = Ledger(settings)
-        try:
-            with progress("verifying") as update:
-                head = ledger.head()
-                return verify_log(ledger.iter_log(), store.checkpoints(), public, trusted,
-                                  lambda done: update(done, head), require_signed=require_signed,
-                                  ledger_name=settings.ledger_name)
-        finally:
-            ledger.close()
-    finally:
-        store.close()
+    with opened(settings) as services, progress("verifying") as update:
+        return verify_ledger(services.ledger, services.checkpoints, trusted=trusted, public_key=key,
+                             require_signed=require_signed, use_topic=source == "topic", progress=update)
 
 
 @tokens_app.command("create")

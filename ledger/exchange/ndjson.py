@@ -26,16 +26,12 @@ Import contract:
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
-from functools import cache
 from itertools import takewhile
-from typing import IO, Any, cast, get_type_hints
+from typing import IO, Any, cast
 from uuid import UUID
 
 import orjson
@@ -229,7 +225,11 @@ def _parse(raw: bytes, streams: dict[str, UUID]) -> tuple[c.Command, UUID | None
         if not isinstance(fields.get(name), str):
             raise ValueError(f"field {name!r}: expected a string" if name in fields else f"missing field {name!r}")
         derived[name] = fields.pop(name)
-    return _command(command_class, fields), _uuid(event_id) if event_id is not None else None, stream, derived
+    try:
+        command = c.parse(command_class, fields)
+    except InvalidInputError as error:
+        raise ValueError(error.detail) from None
+    return command, _uuid(event_id) if event_id is not None else None, stream, derived
 
 
 def _community_of(ledger: Ledger, command: c.Relocate, context: c.Context) -> str | None:
@@ -238,56 +238,6 @@ def _community_of(ledger: Ledger, command: c.Relocate, context: c.Context) -> st
     if found is not None:
         return cast(str | None, getattr(ledger.mapper.to_domain_event(found), "from_community", None))
     return ledger.retiree(command.retiree_id).community
-
-
-@cache
-def _hints(command_class: type) -> dict[str, tuple[Any, bool]]:
-    """Field name -> (type, required) of a command class."""
-    hints = get_type_hints(command_class)
-    return {
-        f.name: (hints[f.name], f.default is dataclasses.MISSING)
-        for f in dataclasses.fields(command_class)
-    }
-
-
-def _command(command_class: type, fields: dict[str, Any]) -> c.Command:
-    """Builds the command from JSON values, strictly: a wrong type raises ``ValueError`` naming the field."""
-    spec = _hints(command_class)
-    for name in fields:
-        if name not in spec:
-            raise ValueError(f"unexpected field {_name(name)}")
-    kwargs: dict[str, Any] = {}
-    for name, (hint, required) in spec.items():
-        if name not in fields:
-            if required:
-                raise ValueError(f"missing field {name!r}")
-            continue
-        kwargs[name] = _convert(name, hint, fields[name])
-    command: c.Command = command_class(**kwargs)
-    return command
-
-
-def _convert(name: str, hint: Any, value: Any) -> Any:
-    if isinstance(value, UUID) and hint is UUID:
-        return value
-    if hint == str | None and value is None:
-        return None
-    if hint in (str, str | None) and isinstance(value, str):
-        return value
-    if hint is bool and type(value) is bool:
-        return value
-    if hint is int and type(value) is int:
-        return value
-    if hint is date and isinstance(value, str) and DATE.match(value):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise ValueError(f"field {name!r}: not a valid date") from None
-    if hint is Decimal and isinstance(value, str) and DECIMAL.match(value):
-        return Decimal(value)
-    expected = {str: "a string", bool: "true or false", int: "an integer", date: "a date YYYY-MM-DD",
-                Decimal: "a decimal number in a string", UUID: "a UUID"}.get(hint, "a string or null")
-    raise ValueError(f"field {name!r}: expected {expected}")
 
 
 def _uuid(text: str) -> UUID | None:

@@ -19,9 +19,7 @@ from decimal import Decimal
 from math import exp
 from uuid import UUID, uuid5
 
-from ledger import commands as c
-from ledger.application import Ledger
-from ledger.demo_vocabulary import (
+from devtools.demo_vocabulary import (
     CHANNELS,
     CITIES,
     CITY_CYCLE,
@@ -38,6 +36,8 @@ from ledger.demo_vocabulary import (
     SURNAMES,
     TOWNS,
 )
+from ledger import commands as c
+from ledger.application import Ledger
 from ledger.domain.values import NAMESPACE
 from ledger.errors import InvalidInputError
 

@@ -2,7 +2,7 @@
 
 A checkpoint says "the event at ``seq`` has this chain ``hash``": since every hash covers all
 events before it, one signature vouches for the whole log up to ``seq``. Auditors keep copies
-(``Checkpoint.to_json``) outside the operator's reach; ``ledger.verify`` checks them.
+(``Checkpoint.to_json``) outside the operator's reach; ``ledger.integrity.verify`` checks them.
 
 Files: the private key is ``keys_path/signing.key`` (PKCS#8 PEM, mode 0600, never overwritten);
 the public key ``keys_path/signing.pub`` and a copy in the checkpoint store ``HOME/audit.db``,
@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from ledger.config import Settings
 from ledger.errors import ConflictError, IntegrityViolationError, InvalidInputError, NotFoundError
 from ledger.eventlog.base import GENESIS_HASH
-from ledger.integrity import first_break, load_public_key, public_key_pem
+from ledger.integrity.chain import first_break, load_public_key, public_key_pem
 
 if TYPE_CHECKING:
     from ledger.application import Ledger

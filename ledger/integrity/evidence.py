@@ -23,11 +23,11 @@ from uuid import UUID
 
 import orjson
 
-from ledger.checkpoints import SIGNING_DOMAIN, Checkpoint, CheckpointStore
 from ledger.errors import ConflictError, IntegrityViolationError, InvalidInputError, NotFoundError
 from ledger.eventlog.base import LogRecord, canonical_id
-from ledger.integrity import link_hash_of_digest, load_public_key, raw_public_key
-from ledger.verify import VerifyReport
+from ledger.integrity.chain import link_hash_of_digest, load_public_key, raw_public_key
+from ledger.integrity.checkpoints import SIGNING_DOMAIN, Checkpoint, CheckpointStore
+from ledger.integrity.verify import VerifyReport
 
 if TYPE_CHECKING:
     from ledger.application import Ledger

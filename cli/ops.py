@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli_base import app, err, fail, index_app, kafka_app, out
+from cli.base import app, err, fail, index_app, kafka_app, out
 from ledger.config import Settings
 from ledger.errors import InvalidInputError
 
@@ -18,7 +18,7 @@ from ledger.errors import InvalidInputError
 
 @contextmanager
 def broker_errors() -> Iterator[None]:
-    from ledger.devtools.kafka_broker import BrokerError
+    from devtools.kafka_broker import BrokerError
 
     try:
         yield
@@ -29,7 +29,7 @@ def broker_errors() -> Iterator[None]:
 @kafka_app.command("up")
 def kafka_up() -> None:
     """Start a single-node broker (KRaft) on 127.0.0.1 unless one runs; print its address."""
-    from ledger.devtools import kafka_broker
+    from devtools import kafka_broker
 
     home = Settings.from_env().home
     with broker_errors():
@@ -40,7 +40,7 @@ def kafka_up() -> None:
 @kafka_app.command("down")
 def kafka_down() -> None:
     """Stop the broker of LEDGER_HOME."""
-    from ledger.devtools import kafka_broker
+    from devtools import kafka_broker
 
     with broker_errors():
         stopped = kafka_broker.down(Settings.from_env().home)
@@ -50,7 +50,7 @@ def kafka_down() -> None:
 @kafka_app.command("status")
 def kafka_status() -> None:
     """Print the broker's address (exit 0), or "not running" (exit 1)."""
-    from ledger.devtools import kafka_broker
+    from devtools import kafka_broker
 
     with broker_errors():
         bootstrap = kafka_broker.status(Settings.from_env().home)

@@ -74,7 +74,7 @@ def first_break(records: Iterable[LogRecord], prev_hash: str = GENESIS_HASH, sta
     return None
 
 
-# ---- public keys of signed checkpoints (ledger.checkpoints) --------------------------------------
+# ---- public keys of signed checkpoints (ledger.integrity.checkpoints) --------------------------------------
 
 
 def load_public_key(data: bytes) -> Ed25519PublicKey:

@@ -9,27 +9,28 @@ unless ``LEDGER_DEBUG=1``. Personal data (names, ID numbers) is printed only on 
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 from uuid import UUID
 
 import typer
 from rich.table import Table
 
-from api import cli_audit, cli_ops  # noqa: F401  (registers their commands on the app)
-from api.cli_base import app, day, err, opened, out, progress, projections_app, runner, stream_id
-from ledger.application import event_data, event_type
+from cli import audit as cli_audit
+from cli import ops as cli_ops  # noqa: F401  (registers their commands on the app)
+from cli.base import app, day, err, out, progress, projections_app, stream_id
 from ledger.config import Settings
-from ledger.domain.community import Community
-from ledger.domain.retiree import Retiree
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
-from ledger.transfer import export_ndjson, import_ndjson
+from ledger.exchange.ndjson import export_ndjson, import_ndjson
+from ledger.privacy import personal_fields, redact_event
+from runtime.bootstrap import opened
+from runtime.serving import DEV_MODE_VARIABLE, HTTP_APP, check_dev_host
 
-PERSONAL = {"Enrolled": ("name", "id_number"), "StaffJoined": ("name",)}
 FRESH_FILES = ("events.db", "views.db", "audit.db")  # the log, the views, the log's checkpoints (+ -wal, -shm)
 
 
@@ -51,12 +52,15 @@ def serve(
     """Run the HTTP API (OpenAPI at /docs) with uvicorn."""
     settings = Settings.from_env(log_url=log)
     _ = settings.backend  # a bad --log fails here, before anything starts
-
+    if dev:
+        check_dev_host(host)
     import uvicorn
 
-    from api.main import create_app
-
-    uvicorn.run(create_app(settings, dev_mode=dev, host=host), host=host, port=port)
+    if log is not None:
+        os.environ["LEDGER_LOG"] = log
+    if dev:
+        os.environ[DEV_MODE_VARIABLE] = "1"
+    uvicorn.run(HTTP_APP, factory=True, host=host, port=port)
 
 
 @app.command()
@@ -66,20 +70,22 @@ def demo(
     fresh: Annotated[bool, typer.Option("--fresh", help="Delete the ledger's data in LEDGER_HOME first.")] = False,
 ) -> None:
     """Generate synthetic Hunan data (Changsha, Zhuzhou, Changde), then catch the views up."""
-    from ledger.demo import generate
+    from devtools.demo import generate
 
     settings = Settings.from_env()
     if fresh:
         _wipe(settings)
     started = time.perf_counter()
-    with opened(settings) as ledger:
+    with opened(settings) as services:
+        ledger = services.ledger
         if ledger.head():
             raise ConflictError(f"{settings.home} already holds {ledger.head()} events; use --fresh to replace them")
         with progress("appending events") as tick:
             summary = generate(ledger, retirees=retirees, seed=seed, progress=tick)
         appended = time.perf_counter()
-        with runner(ledger, settings) as views, progress("catching views up") as tick:
-            views.catch_up(progress=tick)
+        with progress("catching views up") as tick:
+            services.runner.catch_up(progress=tick)
+        services.settle()
         head = ledger.head()
     table = Table(title=f"Demo ledger in {settings.home} (seed {seed})")
     table.add_column("figure")
@@ -118,38 +124,40 @@ def history(
     on = day(as_of)
     if on is not None and version is not None:
         raise typer.BadParameter("use --as-of or --version, not both")
-    with opened(Settings.from_env()) as ledger:
-        records = ledger.log.select_stream(stream_id(stream))
-        events = [cast(Retiree.Event | Community.Event, ledger.mapper.to_domain_event(r)) for r in records]
-        if not events or not isinstance(events[0], Retiree.Enrolled | Community.Registered):
+    with opened(Settings.from_env()) as services:
+        ledger = services.ledger
+        try:
+            entries = ledger.history(stream_id(stream), version=version, as_of=on)
+            first = ledger.history(stream_id(stream), version=1)[0]
+        except NotFoundError as error:
+            unknown = "version" not in error.detail
+            raise NotFoundError("no retiree or community with this id" if unknown else error.detail) from None
+        if first.type not in ("Enrolled", "Registered"):
             raise NotFoundError("no retiree or community with this id")
-        if version is not None and version > records[-1].originator_version:
-            raise NotFoundError(f"the stream has no version {version}")
         table = Table(title=f"History of {stream}", show_lines=False)
         for column in ("seq", "v", "type", "effective", "recorded (UTC)", "by", "details"):
             table.add_column(column, overflow="fold")
-        for record, event in zip(records, events, strict=True):
-            effective = event.business_date
-            if (version is not None and record.originator_version > version) or (on is not None and effective > on):
-                continue
-            table.add_row(str(record.id), str(record.originator_version), event_type(event), effective.isoformat(),
-                          f"{event.timestamp:%Y-%m-%d %H:%M:%S}", getattr(event, "recorded_by", ""),
-                          _details(event_type(event), event_data(event), show_personal))
+        for entry in entries:
+            effective = entry.business_date.isoformat() if entry.business_date else ""
+            table.add_row(str(entry.seq), str(entry.version), entry.type, effective,
+                          f"{entry.timestamp:%Y-%m-%d %H:%M:%S}", entry.recorded_by,
+                          _details(entry.type, entry.data, show_personal))
         console = out()
         console.print(table)
-        if isinstance(events[0], Retiree.Enrolled):
-            state = ledger.retiree(events[0].originator_id, version=version, as_of=on)
+        if first.type == "Enrolled":
+            state = ledger.retiree(UUID(first.stream), version=version, as_of=on)
             where = state.community or f"danwei {state.danwei_code}"
             console.print(f"state{f' as of {on}' if on else ''}{f' at version {version}' if version else ''}: "
-                      f"{state.stage}, {where}, pension {state.monthly_pension} CNY ({state.pension_status}), "
-                      f"{len(state.services)} services, certified {len(state.certified_years)} years", soft_wrap=True)
-        if not show_personal and any(e in PERSONAL for e in map(event_type, events)):
+                          f"{state.stage}, {where}, pension {state.monthly_pension} CNY ({state.pension_status}), "
+                          f"{len(state.services)} services, certified {len(state.certified_years)} years",
+                          soft_wrap=True)
+        if not show_personal and any(personal_fields(entry.type) for entry in entries):
             console.print("personal fields hidden; add --show-personal to see them", style="dim")
 
 
 def _details(kind: str, data: dict[str, Any], show_personal: bool) -> str:
-    hidden = () if show_personal else PERSONAL.get(kind, ())
-    return ", ".join(f"{k}={'(hidden)' if k in hidden else v}" for k, v in data.items() if v not in ("", None))
+    shown = data if show_personal else redact_event(kind, data)
+    return ", ".join(f"{k}={v}" for k, v in shown.items() if v not in ("", None))
 
 
 # ---- export, import -------------------------------------------------------------------------------
@@ -179,7 +187,8 @@ def export(
     target = Path(output)
     partial = target.with_name(target.name + ".part")  # renamed to FILE once complete
     try:
-        with opened(Settings.from_env()) as ledger:
+        with opened(Settings.from_env()) as services:
+            ledger = services.ledger
             sink: Any = nullcontext(sys.stdout.buffer) if output == "-" else partial.open("wb")
             with sink as sink_out, progress("exporting") as tick:
                 written = export_ndjson(ledger, sink_out, retiree_id=retiree_id, progress=tick)
@@ -199,8 +208,10 @@ def import_(
 ) -> None:
     """Append the events of an NDJSON file; stops at the first bad line (earlier lines are kept)."""
     lines = sys.stdin.buffer.readlines() if str(file) == "-" else file.read_bytes().splitlines(keepends=True)
-    with opened(Settings.from_env()) as ledger, progress("importing") as tick:
-        report = import_ndjson(ledger, lines, progress=tick)
+    with opened(Settings.from_env()) as services:
+        with progress("importing") as tick:
+            report = import_ndjson(services.ledger, lines, progress=tick)
+        services.settle()
     out().print(f"imported {report.lines} lines: {report.appended} appended, {report.replayed} already present "
                  f"({report.communities} communities, {report.retirees} retirees)", soft_wrap=True)
 
@@ -215,8 +226,8 @@ def projections_rebuild(
     """Replay the whole log into fresh views and swap them in."""
     settings = Settings.from_env()
     label = name or "all views"
-    with opened(settings) as ledger, runner(ledger, settings) as views, progress(f"rebuilding {label}") as tick:
-        replayed = views.rebuild(None if name is None else [name], progress=tick)
+    with opened(settings) as services, progress(f"rebuilding {label}") as tick:
+        replayed = services.runner.rebuild(None if name is None else [name], progress=tick)
     out().print(f"rebuilt {label} from {replayed} log records")
 
 
@@ -224,8 +235,8 @@ def projections_rebuild(
 def projections_status() -> None:
     """Each view's version, position, the log head and the lag."""
     settings = Settings.from_env()
-    with opened(settings) as ledger, runner(ledger, settings) as views:
-        rows = views.status()
+    with opened(settings) as services:
+        rows = services.runner.status()
     table = Table(title="Projections")
     for column in ("name", "version", "position", "head", "lag"):
         table.add_column(column, justify="left" if column == "name" else "right")
@@ -244,19 +255,20 @@ def projections_run(
 ) -> None:
     """Follow the log and keep the views current (Ctrl-C or SIGTERM stops between batches)."""
     settings = Settings.from_env(log_url=log)
-    with opened(settings) as ledger, runner(ledger, settings) as views:
+    with opened(settings) as services:
         with progress("catching views up") as tick:
-            applied = views.catch_up(progress=tick)
-        err().print(f"views at seq {ledger.head()} ({applied} records applied)")
+            applied = services.runner.catch_up(progress=tick)
+        services.settle()
+        err().print(f"views at seq {services.ledger.head()} ({applied} records applied)")
         if once:
             return
         signal.signal(signal.SIGTERM, _interrupt)  # a worker is stopped with SIGTERM: stop between batches
         try:
             while True:
                 time.sleep(interval)
-                applied = views.catch_up()
+                applied = services.settle()
                 if applied:
-                    err().print(f"applied {applied} records; views at seq {ledger.head()}")
+                    err().print(f"applied {applied} records; views at seq {services.ledger.head()}")
         except KeyboardInterrupt:
             err().print("stopped")
 

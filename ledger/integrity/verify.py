@@ -9,16 +9,17 @@ event contents.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ledger.checkpoints import Checkpoint
+from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.eventlog.base import GENESIS_HASH, LogRecord
-from ledger.integrity import load_public_key, record_hash
+from ledger.integrity.chain import load_public_key, record_hash
+from ledger.integrity.checkpoints import Checkpoint, CheckpointStore
 
 PROGRESS_EVERY = 1000
 
@@ -48,7 +49,7 @@ class VerifyReport:
 def verify_log(
     records: Iterable[LogRecord],
     checkpoints: Sequence[Checkpoint],
-    public_key: bytes,
+    public_key: bytes | None,
     trusted: Checkpoint | None = None,
     progress: Callable[[int], None] | None = None,
     *,
@@ -62,13 +63,14 @@ def verify_log(
     ledger (when ``ledger_name`` is given), or its seq holds an event with another hash; the log ends
     below a checkpoint (truncated); or, with ``require_signed``, the log goes on past the last
     checkpoint (unsigned events, e.g. forged appends). ``progress(checked)`` is called every
-    ``PROGRESS_EVERY`` events and at the end. ``public_key`` is raw Ed25519 bytes or PEM.
+    ``PROGRESS_EVERY`` events and at the end. ``public_key`` is raw Ed25519 bytes or PEM; without one
+    (no signing key yet) only the chain is checked and ``checkpoints`` is 0.
     """
-    key = load_public_key(public_key)
     anchors: dict[int, Checkpoint] = {}
-    candidates = [*checkpoints, *([trusted] if trusted is not None else [])]
+    candidates = [*checkpoints, *([trusted] if trusted is not None else [])] if public_key is not None else []
+    key = load_public_key(public_key) if public_key is not None else None
     for checkpoint in sorted(candidates, key=lambda item: item.seq):
-        problem = _checkpoint_problem(checkpoint, key, ledger_name, anchors.get(checkpoint.seq))
+        problem = _checkpoint_problem(checkpoint, key, ledger_name, anchors.get(checkpoint.seq)) if key else None
         if problem is not None:
             return VerifyReport(False, 0, 0, checkpoint.seq, problem, checkpoints=len(candidates))
         anchors[checkpoint.seq] = checkpoint
@@ -136,3 +138,32 @@ def topic_records(settings: Settings) -> Iterator[Iterator[LogRecord]]:
         yield committed_records(reader)
     finally:
         reader.close()
+
+
+def verify_ledger(
+    ledger: Ledger,
+    store: CheckpointStore,
+    *,
+    trusted: Checkpoint | None = None,
+    public_key: bytes | None = None,
+    require_signed: bool = False,
+    use_topic: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> VerifyReport:
+    """The one verification use case (``ledger verify``, ``GET /v1/audit/verify``): the whole log
+    against its chain and every stored checkpoint, streaming.
+
+    On the Kafka backend the topic itself is read (``use_topic``; the local index is only a cache
+    of it), else the ledger's log. ``public_key`` defaults to the one the store published; with
+    none at all only the chain is checked (``checkpoints`` is 0). ``progress(done, total)`` with
+    ``total`` 0 when unknown.
+    """
+    key = public_key if public_key is not None else store.public_key()
+    settings = ledger.settings
+    total = 0 if settings.backend == "kafka" and use_topic else ledger.head()
+    tick = (lambda done: progress(done, total)) if progress is not None else None
+    with ExitStack() as stack:
+        kafka = settings.backend == "kafka" and use_topic
+        records = stack.enter_context(topic_records(settings)) if kafka else ledger.iter_log()
+        return verify_log(records, store.checkpoints(), key, trusted, tick, require_signed=require_signed,
+                          ledger_name=settings.ledger_name)

@@ -2,7 +2,7 @@
 
 Its jars come from Maven Central and are cached by version outside the work tree;
 :class:`KafkaBroker` runs one combined KRaft node on 127.0.0.1. ``python -m
-ledger.devtools.kafka_broker up|down|status [HOME]`` manages a detached one in ``HOME/kafka``.
+devtools.kafka_broker up|down|status [HOME]`` manages a detached one in ``HOME/kafka``.
 Environment: ``LEDGER_KAFKA_VERSION``, ``LEDGER_CACHE_DIR`` (default
 ``~/.cache/social-care-ledger``), ``JAVA_HOME`` (else ``java`` on PATH), ``LEDGER_HOME`` (CLI).
 """
@@ -348,7 +348,7 @@ def status(home: Path) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ledger.devtools.kafka_broker",
+    parser = argparse.ArgumentParser(prog="python -m devtools.kafka_broker",
                                      description="A development Kafka broker in HOME/kafka.")
     parser.add_argument("verb", choices=("fetch", "up", "down", "status"))
     parser.add_argument("home", nargs="?", type=Path,

@@ -1,0 +1,1 @@
+"""The ``ledger`` command line: one module per command group, wired by ``runtime.bootstrap``."""

@@ -1,0 +1,1 @@
+"""Moving the log in and out: NDJSON export and import."""

@@ -1,0 +1,210 @@
+"""One small handler per command: load what it needs, check access, let the aggregate decide.
+
+``HANDLERS`` is the one registry ``Ledger.handle`` dispatches through. A handler gets a
+:class:`Unit` (the loads and checks of one attempt) and the validated command, and returns the
+aggregates holding the new events plus the public id of the stream written. Saving, retries after
+a lost race and idempotency are ``Ledger.handle``'s; the rules are the aggregates'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from datetime import date
+from typing import TYPE_CHECKING, Any, TypeVar
+from uuid import UUID, uuid4, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from ledger import commands as c
+from ledger.access import check_write
+from ledger.domain.community import Community
+from ledger.domain.identity import IdentityClaim
+from ledger.domain.retiree import Retiree
+from ledger.errors import NotFoundError, RuleViolationError, VersionConflictError
+
+if TYPE_CHECKING:
+    from ledger.application import Ledger
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The aggregates with pending events (saved together, atomically) and the stream's public id."""
+
+    aggregates: list[Aggregate]
+    public_id: str
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What one attempt at one command may do: load streams, check access, stamp events."""
+
+    ledger: Ledger
+    context: c.Context
+    event_id: UUID
+    today: date
+
+    @property
+    def stamp(self) -> dict[str, Any]:
+        return {"recorded_by": self.context.recorded_by, "event_id": self.event_id}
+
+    def allow(self, command: object, **facts: str | None) -> None:
+        """AccessDeniedError unless the caller may issue ``command`` given ``facts`` (trusted callers may)."""
+        if self.context.access is not None:
+            check_write(self.context.access, command, **facts)
+
+    def new_stream(self) -> None:
+        if self.context.expected_version not in (None, 0):
+            raise VersionConflictError("a new stream starts at version 0")
+
+    def retiree(self, retiree_id: UUID) -> Retiree:
+        retiree = self.ledger.retiree(retiree_id)
+        self._expect(retiree)
+        return retiree
+
+    def community(self, code: str) -> Community:
+        community = self.ledger.community(code)
+        self._expect(community)
+        return community
+
+    def city_of(self, code: str) -> str:
+        """The city of a community a retiree moves to (RuleViolationError if it is not registered)."""
+        try:
+            return self.ledger.community(code).city
+        except NotFoundError:
+            raise RuleViolationError("community_registered", f"community {code} is not registered") from None
+
+    def _expect(self, aggregate: Aggregate) -> None:
+        wanted = self.context.expected_version
+        if wanted is not None and aggregate.version != wanted:
+            raise VersionConflictError(f"expected version {wanted}, the stream is at version {aggregate.version}")
+
+
+Handler = Callable[[Unit, Any], Decision]
+HANDLERS: dict[type, Handler] = {}
+H = TypeVar("H", bound=Handler)
+
+
+def handles(kind: type) -> Callable[[H], H]:
+    def register(handler: H) -> H:
+        HANDLERS[kind] = handler
+        return handler
+
+    return register
+
+
+def values(command: object, *leave_out: str) -> dict[str, Any]:
+    """The command's fields as keyword arguments for the aggregate, without ``leave_out``."""
+    return {f.name: getattr(command, f.name) for f in fields(command) if f.name not in leave_out}  # type: ignore[arg-type]
+
+
+# ---- communities -------------------------------------------------------------------------
+
+@handles(c.RegisterCommunity)
+def register_community(u: Unit, command: c.RegisterCommunity) -> Decision:
+    u.allow(command)
+    u.new_stream()
+    return Decision([Community.register(**values(command), **u.stamp)], command.code)
+
+
+@handles(c.JoinStaff)
+def join_staff(u: Unit, command: c.JoinStaff) -> Decision:
+    u.allow(command)
+    community = u.community(command.community)
+    community.join_staff(**values(command, "community"), today=u.today, **u.stamp)
+    return Decision([community], command.community)
+
+
+@handles(c.RecordStaffLeft)
+def record_staff_left(u: Unit, command: c.RecordStaffLeft) -> Decision:
+    u.allow(command)
+    community = u.community(command.community)
+    community.record_staff_left(**values(command, "community"), today=u.today, **u.stamp)
+    return Decision([community], command.community)
+
+
+@handles(c.RecordTraining)
+def record_training(u: Unit, command: c.RecordTraining) -> Decision:
+    u.allow(command)
+    community = u.community(command.community)
+    community.record_training(**values(command, "community"), today=u.today, **u.stamp)
+    return Decision([community], command.community)
+
+
+# ---- retirees ----------------------------------------------------------------------------
+
+@handles(c.Enroll)
+def enroll(u: Unit, command: c.Enroll) -> Decision:
+    """Saves the retiree with the identity claim of the ID number: one enrollment per person."""
+    u.allow(command)
+    u.new_stream()
+    claim_id = u.ledger.claim_id(command.id_number)
+    if u.ledger.stream_exists(claim_id):
+        raise RuleViolationError("one_enrollment_per_id_number", "this ID number is already enrolled")
+    retiree = Retiree.enroll(retiree_id=uuid4(), today=u.today, **values(command), **u.stamp)
+    claim = IdentityClaim.claim(claim_id=claim_id, retiree_id=retiree.id, recorded_by=u.context.recorded_by,
+                                event_id=uuid5(u.event_id, "claim"))
+    return Decision([retiree, claim], str(retiree.id))
+
+
+def _on_retiree(u: Unit, command: Any, decide: Callable[[Retiree], None], **facts: str | None) -> Decision:
+    """Loads the retiree, checks access on its current city and community, lets it decide."""
+    retiree = u.retiree(command.retiree_id)
+    u.allow(command, retiree_city=retiree.city, retiree_community=retiree.community, **facts)
+    decide(retiree)
+    return Decision([retiree], str(retiree.id))
+
+
+@handles(c.TransferToCommunity)
+def transfer_to_community(u: Unit, command: c.TransferToCommunity) -> Decision:
+    city = u.city_of(command.community)
+    return _on_retiree(u, command, lambda r: r.transfer_to_community(**values(command, "retiree_id"), **u.stamp),
+                       community_city=city)
+
+
+@handles(c.Relocate)
+def relocate(u: Unit, command: c.Relocate) -> Decision:
+    city = u.city_of(command.to_community)
+    return _on_retiree(u, command, lambda r: r.relocate(**values(command, "retiree_id"), **u.stamp),
+                       community_city=city)
+
+
+@handles(c.AdjustPension)
+def adjust_pension(u: Unit, command: c.AdjustPension) -> Decision:
+    return _on_retiree(u, command, lambda r: r.adjust_pension(**values(command, "retiree_id"), **u.stamp))
+
+
+@handles(c.CertifyEligibility)
+def certify_eligibility(u: Unit, command: c.CertifyEligibility) -> Decision:
+    return _on_retiree(u, command, lambda r: r.certify_eligibility(**values(command, "retiree_id"),
+                                                                   today=u.today, **u.stamp))
+
+
+@handles(c.SuspendPension)
+def suspend_pension(u: Unit, command: c.SuspendPension) -> Decision:
+    return _on_retiree(u, command, lambda r: r.suspend_pension(**values(command, "retiree_id"), **u.stamp))
+
+
+@handles(c.ResumePension)
+def resume_pension(u: Unit, command: c.ResumePension) -> Decision:
+    return _on_retiree(u, command, lambda r: r.resume_pension(**values(command, "retiree_id"), **u.stamp))
+
+
+@handles(c.DeliverService)
+def deliver_service(u: Unit, command: c.DeliverService) -> Decision:
+    """The community answers whether the staff member was active on the day; the retiree decides."""
+    active = u.ledger.staff_active(command.community, command.staff_id, command.delivered_on)
+    return _on_retiree(u, command, lambda r: r.deliver_service(**values(command, "retiree_id"), staff_active=active,
+                                                               today=u.today, **u.stamp))
+
+
+@handles(c.RateSatisfaction)
+def rate_satisfaction(u: Unit, command: c.RateSatisfaction) -> Decision:
+    return _on_retiree(u, command, lambda r: r.rate_satisfaction(**values(command, "retiree_id"),
+                                                                 today=u.today, **u.stamp))
+
+
+@handles(c.RecordDeath)
+def record_death(u: Unit, command: c.RecordDeath) -> Decision:
+    return _on_retiree(u, command, lambda r: r.record_death(**values(command, "retiree_id"), today=u.today,
+                                                            **u.stamp))

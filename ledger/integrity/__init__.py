@@ -1,0 +1,1 @@
+"""The integrity proof: hash chain, signed checkpoints, verification, evidence bundles."""

@@ -1,0 +1,1 @@
+"""The composition root: ``Settings`` in, the running services out (``runtime.bootstrap``)."""

@@ -1,0 +1,134 @@
+"""The one composition root: ``Settings`` in, the running services out.
+
+The HTTP app (``api.main``), the CLI (``cli``) and the benchmarks (``bench``) all build what they
+use here, so they are wired the same way: the ledger on its event log, the view store, the
+projection runner, the checkpoint store with its checkpointer (when a signing key exists: ``ledger
+keys init``), and the token store.
+
+``follow=True`` (the API) starts the read side in a thread of its own (``projections.follower``):
+appends only wake it, so a POST never waits for the views or the checkpointer, and a failing view
+is reported (``/health``, ``projections status``) instead of failing or slowing writes. Without it
+(the CLI's one-shot commands) :meth:`Services.settle` catches the views up and signs the due
+checkpoint when the command's work is done. Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+
+from ledger.application import Ledger
+from ledger.config import Settings
+from ledger.errors import NotFoundError
+from ledger.integrity.checkpoints import Checkpointer, CheckpointStore, Signer
+from ledger.tokens import TokenStore
+from projections.base import Projection
+from projections.follower import Follower, FollowerStatus
+from projections.runner import ProjectionRunner
+from projections.store import ViewStore
+from projections.store.sqlite import SQLiteViewStore
+
+READ_WAIT_S = 2.0
+"""How long a projection read waits for the views to reach the log head it saw (read-your-writes)."""
+
+
+@dataclass
+class Services:
+    """What one running process uses; close it (or use :func:`opened`) when done."""
+
+    settings: Settings
+    ledger: Ledger
+    store: ViewStore
+    runner: ProjectionRunner
+    checkpoints: CheckpointStore
+    tokens: TokenStore
+    checkpointer: Checkpointer | None = None
+    follower: Follower | None = None
+    read_wait_s: float = READ_WAIT_S
+    _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def settle(self) -> int:
+        """Catches every view up and signs the due checkpoint now; returns the records applied."""
+        applied = self.runner.catch_up()
+        if self.checkpointer is not None:
+            self.checkpointer.maybe_checkpoint()
+        return applied
+
+    def view_position(self, view: str, seq: int) -> int:
+        """The seq ``view`` has applied up to, once it reached ``seq`` or ``read_wait_s`` passed."""
+        if self.follower is not None:
+            return self.follower.wait_for(view, seq, self.read_wait_s)
+        return self.runner.positions()[view]
+
+    def read_side(self) -> FollowerStatus:
+        """Each view's position and the errors of failing views and duties (the checkpointer)."""
+        if self.follower is not None:
+            return self.follower.status()
+        return FollowerStatus(running=False, positions=self.runner.positions(), errors={})
+
+    def close(self) -> None:
+        for close in reversed(self._closers):
+            close()
+        self._closers.clear()
+
+
+def signer_for(settings: Settings) -> Signer | None:
+    """The ledger's signing key, or None before ``ledger keys init`` (then no checkpoints are signed)."""
+    try:
+        return Signer.load(settings)
+    except NotFoundError:
+        return None
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    follow: bool = False,
+    checkpoint_every: int | None = None,
+    projections: Sequence[Projection] | None = None,
+    clock: Callable[[], date] | None = None,
+    poll_s: float = 0.5,
+) -> Services:
+    """Builds the services of one process from ``settings`` (see the module docstring).
+
+    ``checkpoint_every`` overrides ``settings.checkpoint_every``; ``projections`` the registered
+    views; ``clock`` the ledger's "today" (tests).
+    """
+    stack = ExitStack()
+    try:
+        ledger = Ledger(settings, clock=clock) if clock is not None else Ledger(settings)
+        stack.callback(ledger.close)
+        store = SQLiteViewStore(settings.views_path)
+        stack.callback(store.close)
+        checkpoints = CheckpointStore.for_settings(settings)
+        stack.callback(checkpoints.close)
+        runner = ProjectionRunner(ledger, store, projections)
+        stack.callback(runner.close)
+        signer = signer_for(settings)
+        every = checkpoint_every or settings.checkpoint_every
+        checkpointer = Checkpointer(ledger, checkpoints, signer, every=every) if signer is not None else None
+        services = Services(settings, ledger, store, runner, checkpoints, TokenStore.of(settings), checkpointer)
+        if follow:
+            duties = {"checkpoints": checkpointer.maybe_checkpoint} if checkpointer is not None else {}
+            follower = Follower(runner, ledger.head, duties=duties, poll_s=poll_s)
+            ledger.after_append.append(follower.notify)
+            follower.start()
+            stack.callback(follower.stop)
+            services.follower = follower
+    except BaseException:
+        stack.close()
+        raise
+    services._closers.append(stack.close)
+    return services
+
+
+@contextmanager
+def opened(settings: Settings, **options: object) -> Iterator[Services]:
+    """:func:`bootstrap` as a context manager: the services, closed at the end."""
+    services = bootstrap(settings, **options)  # type: ignore[arg-type]
+    try:
+        yield services
+    finally:
+        services.close()
