@@ -65,6 +65,7 @@ def _one_of(*roles: Role) -> Callable[[Caller], Caller]:
     return require
 
 
+ServicesDep = Annotated[Services, Depends(get_services)]
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 StoreDep = Annotated[ViewStore, Depends(get_store)]
 RunnerDep = Annotated[ProjectionRunner, Depends(get_runner)]

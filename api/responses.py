@@ -40,7 +40,12 @@ class LogPage(BaseModel):
 
 
 class RowsOut(BaseModel):
+    """``position``: the seq the view has applied up to; ``lag``: how far that is behind the log head the
+    read saw (or the ``Ledger-Min-Seq`` it named) once the bounded wait ended; 0 means caught up."""
+
     rows: list[dict[str, Any]]
+    position: int = 0
+    lag: int = 0
 
 
 class ViewStatusOut(BaseModel):
@@ -52,15 +57,27 @@ class ViewStatusOut(BaseModel):
     position: int
     head: int
     lag: int
+    error: str | None = None
 
 
 class ProjectionsStatusOut(BaseModel):
     views: list[ViewStatusOut]
 
 
+class ViewHealthOut(BaseModel):
+    name: str
+    position: int
+    lag: int
+    error: str | None = None
+
+
 class HealthOut(BaseModel):
+    """``status`` is ``ok``, or ``degraded`` while a view or the checkpointer is failing (``errors``)."""
+
     status: str
     head: int
+    views: list[ViewHealthOut] = []
+    errors: dict[str, str] = {}
 
 
 class Problem(BaseModel):

@@ -1,19 +1,25 @@
 """``/v1/projections``: the dashboards' views (workload, satisfaction, pension roll, standards), their status.
 
 Every role may read them (they hold community figures, no personal data); a token is required.
+Read-your-writes: a read first waits (bounded, ``runtime.bootstrap.READ_WAIT_S``) until the view has
+applied the log up to its head as it stood when the read arrived, or up to the ``Ledger-Min-Seq``
+the client names (the ``seq`` a POST answered). The answer states where the view stands
+(``position``, ``lag``, also as headers ``Ledger-Position`` and ``Ledger-Lag``): never silently stale.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query, Response
 
-from api.deps import CallerDep, RunnerDep, StoreDep
+from api.deps import CallerDep, RunnerDep, ServicesDep, StoreDep
 from api.responses import ProjectionsStatusOut, RowsOut, ViewStatusOut, problems
 from api.schemas import CODE_PATTERN
 from ledger.access import Resource
 from projections import queries
+from runtime.bootstrap import Services
 
 
 def may_read_projections(caller: CallerDep) -> None:
@@ -42,35 +48,55 @@ def filters(
 
 
 FiltersDep = Annotated[queries.Filters, Depends(filters)]
+MinSeq = Annotated[int | None, Header(alias="Ledger-Min-Seq", ge=0, le=2**62,
+                                      description="wait until the view has applied this seq (a POST's answer)")]
+
+
+def rows_of(view: str, rows: Callable[[], list[dict[str, Any]]], services: Services, response: Response,
+            min_seq: int | None) -> RowsOut:
+    """The view's rows once it caught up with the log head seen now (or ``min_seq``), with its lag."""
+    target = max(services.ledger.head(), min_seq or 0)
+    position = services.view_position(view, target)
+    lag = max(target - position, 0)
+    response.headers["Ledger-Position"], response.headers["Ledger-Lag"] = str(position), str(lag)
+    return RowsOut(rows=rows(), position=position, lag=lag)
 
 
 @router.get("/workload")
-def workload(store: StoreDep, f: FiltersDep) -> RowsOut:
+def workload(store: StoreDep, f: FiltersDep, services: ServicesDep, response: Response,
+             min_seq: MinSeq = None) -> RowsOut:
     """Community x month: managed retirees, transfers, services, minutes, staff (DESIGN.md section 5)."""
-    return RowsOut(rows=queries.workload(store, f))
+    return rows_of("workload", lambda: queries.workload(store, f), services, response, min_seq)
 
 
 @router.get("/satisfaction")
-def satisfaction(store: StoreDep, f: FiltersDep) -> RowsOut:
+def satisfaction(store: StoreDep, f: FiltersDep, services: ServicesDep, response: Response,
+                 min_seq: MinSeq = None) -> RowsOut:
     """Community x service type x month: count, mean and distribution of scores."""
-    return RowsOut(rows=queries.satisfaction(store, f))
+    return rows_of("satisfaction", lambda: queries.satisfaction(store, f), services, response, min_seq)
 
 
 @router.get("/pensions")
-def pensions(store: StoreDep, f: FiltersDep) -> RowsOut:
+def pensions(store: StoreDep, f: FiltersDep, services: ServicesDep, response: Response,
+             min_seq: MinSeq = None) -> RowsOut:
     """Community x month: total monthly pension at month end, adjustments and their sum."""
-    return RowsOut(rows=queries.pensions(store, f))
+    return rows_of("pensions", lambda: queries.pensions(store, f), services, response, min_seq)
 
 
 @router.get("/standards")
-def standards(store: StoreDep, f: FiltersDep) -> RowsOut:
+def standards(store: StoreDep, f: FiltersDep, services: ServicesDep, response: Response,
+              min_seq: MinSeq = None) -> RowsOut:
     """Community x year: share certified, share of retirees aged 80+ visited in the last quarter."""
-    return RowsOut(rows=queries.standards(store, f))
+    return rows_of("standards", lambda: queries.standards(store, f), services, response, min_seq)
 
 
 @router.get("/status")
-def status(runner: RunnerDep) -> ProjectionsStatusOut:
-    """Per view: code version, stored position, log head and lag (head - position)."""
+def status(runner: RunnerDep, services: ServicesDep) -> ProjectionsStatusOut:
+    """Per view: code version, stored position, log head, lag (head - position) and its error if failing."""
+    head = services.ledger.head()
+    for view in services.read_side().positions:  # like every projection read: wait (bounded) for the head
+        services.view_position(view, head)
+    errors = services.read_side().errors
     return ProjectionsStatusOut(
         views=[
             ViewStatusOut(
@@ -80,6 +106,7 @@ def status(runner: RunnerDep) -> ProjectionsStatusOut:
                 position=s.position,
                 head=s.head,
                 lag=s.lag,
+                error=errors.get(s.name),
             )
             for s in runner.status()
         ]

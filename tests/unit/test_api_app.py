@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.deps import Services
 from api.main import create_app
 from ledger.config import Settings
 from ledger.errors import InvalidInputError
 from ledger.integrity.checkpoints import init_signing_key
 from ledger.tokens import TokenStore
 from projections.base import ProjectionError
+from runtime.bootstrap import Services
 
 LOCAL = "http://127.0.0.1"
 
@@ -32,7 +32,10 @@ def test_create_app_touches_nothing_until_the_app_starts(tmp_path: Path) -> None
     app = create_app(settings)
     assert not settings.home.exists()
     with TestClient(app) as client:
-        assert client.get("/health").json() == {"status": "ok", "head": 0}
+        health = client.get("/health").json()
+        assert (health["status"], health["head"], health["errors"]) == ("ok", 0, {})
+        assert {view["name"]: view["lag"] for view in health["views"]} == dict.fromkeys(
+            ("audit", "workload", "satisfaction", "pensions", "standards"), 0)
     assert settings.views_path.exists()
 
 
@@ -66,10 +69,16 @@ def test_a_failing_projection_does_not_undo_an_acknowledged_write(
 
         services.runner.catch_up = broken  # type: ignore[method-assign]
         client.post("/v1/communities", json=COMMUNITY)
-        with caplog.at_level(logging.ERROR, logger="api.main"):
+        with caplog.at_level(logging.ERROR, logger="projections.follower"):
             response = client.post("/v1/communities/ZZ-HT-001/events", json=STAFF)
-        assert response.status_code == 201
-        assert client.get("/health").json()["head"] == 2
+            assert response.status_code == 201
+            rows = client.get("/v1/projections/workload")  # waits (bounded), then states the lag
+        assert rows.status_code == 200 and rows.json()["lag"] == 2 and rows.headers["Ledger-Lag"] == "2"
+        health = client.get("/health").json()
+        assert health["head"] == 2 and health["status"] == "degraded"
+        assert "workload cannot apply StaffJoined at seq 2" in health["errors"]["workload"]
+        status = {v["name"]: v for v in client.get("/v1/projections/status").json()["views"]}
+        assert "workload cannot apply StaffJoined at seq 2" in status["workload"]["error"]
         assert "workload cannot apply StaffJoined at seq 2" in caplog.text
         assert "Chen Jing" not in caplog.text
 
