@@ -14,14 +14,12 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from ledger.domain.pension import PensionDecisions
 from ledger.domain.values import (
-    AdjustmentReason,
     PensionStatus,
     Stage,
-    check_month,
     first_day,
     money,
-    month_of,
     not_in_future,
 )
 from ledger.errors import RuleViolationError
@@ -31,7 +29,7 @@ def refuse(rule: str, detail: str) -> RuleViolationError:
     return RuleViolationError(rule, detail)
 
 
-class Retiree(Aggregate):
+class Retiree(PensionDecisions, Aggregate):
     """A retired enterprise worker, from enrollment to death."""
 
     class Event(Aggregate.Event):
@@ -41,13 +39,15 @@ class Retiree(Aggregate):
         """
 
         PERSONAL = frozenset[str]()
+        DATE_FIELD = ""  # the field holding the date the fact took effect ('': when it was recorded)
         recorded_by: str
         event_id: UUID
 
         @property
         def business_date(self) -> date:
-            """The date the fact took effect (projections and ``as_of`` use it)."""
-            return self.timestamp.date()
+            """The date the fact took effect (projections and ``as_of`` use it); a month's first day."""
+            value = getattr(self, self.DATE_FIELD) if self.DATE_FIELD else self.timestamp.date()
+            return first_day(value) if isinstance(value, str) else value  # type: ignore[no-any-return]
 
     class Enrolled(Event, Aggregate.Created):
         PERSONAL = frozenset({"name", "id_number", "sex", "birth_date"})
@@ -63,9 +63,7 @@ class Retiree(Aggregate):
         city: str
         district: str
 
-        @property
-        def business_date(self) -> date:
-            return self.retirement_date
+        DATE_FIELD = "retirement_date"
 
         def apply(self, r: Retiree) -> None:
             r.name, r.id_number, r.sex, r.birth_date = self.name, self.id_number, self.sex, self.birth_date
@@ -91,9 +89,7 @@ class Retiree(Aggregate):
         party_relation: bool
         approved_by: str
 
-        @property
-        def business_date(self) -> date:
-            return self.effective_date
+        DATE_FIELD = "effective_date"
 
         def apply(self, r: Retiree) -> None:
             r.stage = Stage.COMMUNITY.value
@@ -106,9 +102,7 @@ class Retiree(Aggregate):
         effective_date: date
         reason: str
 
-        @property
-        def business_date(self) -> date:
-            return self.effective_date
+        DATE_FIELD = "effective_date"
 
         def apply(self, r: Retiree) -> None:
             r.community = self.to_community
@@ -121,9 +115,7 @@ class Retiree(Aggregate):
         reason: str
         policy_reference: str
 
-        @property
-        def business_date(self) -> date:
-            return first_day(self.effective_month)
+        DATE_FIELD = "effective_month"
 
         def apply(self, r: Retiree) -> None:
             r.monthly_pension = self.new_amount
@@ -133,9 +125,7 @@ class Retiree(Aggregate):
         method: str
         certified_on: date
 
-        @property
-        def business_date(self) -> date:
-            return self.certified_on
+        DATE_FIELD = "certified_on"
 
         def apply(self, r: Retiree) -> None:
             r.certified_years.append(self.year)
@@ -144,9 +134,7 @@ class Retiree(Aggregate):
         effective_month: str
         reason: str
 
-        @property
-        def business_date(self) -> date:
-            return first_day(self.effective_month)
+        DATE_FIELD = "effective_month"
 
         def apply(self, r: Retiree) -> None:
             r.pension_status = PensionStatus.SUSPENDED.value
@@ -156,9 +144,7 @@ class Retiree(Aggregate):
         reason: str
         back_pay: Decimal
 
-        @property
-        def business_date(self) -> date:
-            return first_day(self.effective_month)
+        DATE_FIELD = "effective_month"
 
         def apply(self, r: Retiree) -> None:
             r.pension_status = PensionStatus.ACTIVE.value
@@ -177,9 +163,7 @@ class Retiree(Aggregate):
         duration_minutes: int
         notes: str
 
-        @property
-        def business_date(self) -> date:
-            return self.delivered_on
+        DATE_FIELD = "delivered_on"
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -201,9 +185,7 @@ class Retiree(Aggregate):
         rated_on: date
         channel: str
 
-        @property
-        def business_date(self) -> date:
-            return self.rated_on
+        DATE_FIELD = "rated_on"
 
         def apply(self, r: Retiree) -> None:
             if self.service_id is None:
@@ -215,9 +197,7 @@ class Retiree(Aggregate):
         date_of_death: date
         reported_by: str
 
-        @property
-        def business_date(self) -> date:
-            return self.date_of_death
+        DATE_FIELD = "date_of_death"
 
         def apply(self, r: Retiree) -> None:
             r.stage = Stage.DECEASED.value
@@ -283,29 +263,6 @@ class Retiree(Aggregate):
             **fields,
         )
 
-    def adjust_pension(
-        self, *, previous_amount: Decimal, new_amount: Decimal, effective_month: str, reason: str, **fields: Any
-    ) -> None:
-        if self.stage == Stage.DECEASED:
-            death = self.date_of_death
-            if reason != AdjustmentReason.CORRECTION or death is None or effective_month > month_of(death):
-                raise refuse("retiree_deceased", "after death only corrections up to the month of death are accepted")
-        elif self.pension_status == PensionStatus.SUSPENDED:
-            raise refuse("pension_suspended", "a suspended pension cannot be adjusted until resumed")
-        new_amount = money(new_amount)
-        if money(previous_amount) != self.monthly_pension:
-            raise refuse("previous_amount_must_match", "previous_amount differs from the current pension")
-        if check_month(effective_month) < month_of(self.retirement_date):
-            raise refuse("effective_month_before_retirement", "the effective month precedes retirement")
-        self.trigger_event(
-            self.PensionAdjusted,
-            previous_amount=self.monthly_pension,
-            new_amount=new_amount,
-            effective_month=effective_month,
-            reason=reason,
-            **fields,
-        )
-
     def certify_eligibility(self, *, year: int, certified_on: date, today: date, **fields: Any) -> None:
         self._alive()
         not_in_future(certified_on, today, "certification date")
@@ -316,25 +273,6 @@ class Retiree(Aggregate):
         if certified_on < self.retirement_date:
             raise refuse("certification_before_retirement", "certification precedes retirement")
         self.trigger_event(self.EligibilityCertified, year=year, certified_on=certified_on, **fields)
-
-    def suspend_pension(self, *, effective_month: str, **fields: Any) -> None:
-        self._alive()
-        if self.pension_status != PensionStatus.ACTIVE:
-            raise refuse("pension_not_active", "only an active pension can be suspended")
-        if check_month(effective_month) < month_of(self.retirement_date):
-            raise refuse("effective_month_before_retirement", "the effective month precedes retirement")
-        self.trigger_event(self.PensionSuspended, effective_month=effective_month, **fields)
-
-    def resume_pension(self, *, effective_month: str, back_pay: Decimal, **fields: Any) -> None:
-        self._alive()
-        if self.pension_status != PensionStatus.SUSPENDED:
-            raise refuse("pension_not_suspended", "only a suspended pension can be resumed")
-        if not back_pay.is_finite() or back_pay < 0:
-            raise refuse("back_pay_not_negative", "back pay cannot be negative")
-        check_month(effective_month)
-        self.trigger_event(
-            self.PensionResumed, effective_month=effective_month, back_pay=back_pay.quantize(Decimal("0.01")), **fields
-        )
 
     def deliver_service(
         self,
