@@ -18,7 +18,7 @@ from ledger.errors import InvalidInputError
 
 @contextmanager
 def broker_errors() -> Iterator[None]:
-    from devtools.kafka_broker import BrokerError
+    from devtools.kafka_jars import BrokerError
 
     try:
         yield
