@@ -6,8 +6,9 @@ text of service notes and rating comments (which may say anything about someone'
 home). Every read path applies this module and nothing else: HTTP history, log and state
 (``api.presenters``), the audit view (``projections.audit``) and the CLI's ``history``. NDJSON
 exports are migration files and keep every field (they are written for an operator, not shown to a
-role). A redacted value becomes ``"***"``; its key stays, so a reader sees that something is withheld. State fields carry the name of the event field they come from (a
-retiree's ``name`` is ``Enrolled.name``), so the same marks redact states.
+role). A redacted value becomes ``"***"``; its key stays, so a reader sees that something is
+withheld. State fields carry the name of the event field they come from (a retiree's ``name`` is
+``Enrolled.name``), so the same marks redact states.
 """
 
 from __future__ import annotations
