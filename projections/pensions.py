@@ -134,9 +134,6 @@ class PensionsView:
         "PensionResumed": _status(PensionStatus.ACTIVE),
         "Deceased": _deceased,
     }
-    ignored = frozenset({
-        "StaffJoined", "StaffLeft", "StaffTrained", "EligibilityCertified", "ServiceDelivered", "SatisfactionRated",
-    })
 
     def evolve(self, rows: Rows, event: object) -> None:
-        dispatch(self.name, self.handlers, self.ignored, rows, event)
+        dispatch(self.handlers, rows, event)

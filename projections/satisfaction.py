@@ -100,10 +100,6 @@ class SatisfactionView:
         "ServiceDelivered": _service,
         "SatisfactionRated": _rated,
     }
-    ignored = frozenset({
-        "StaffJoined", "StaffLeft", "StaffTrained", "PensionAdjusted", "PensionSuspended", "PensionResumed",
-        "EligibilityCertified",
-    })
 
     def evolve(self, rows: Rows, event: object) -> None:
-        dispatch(self.name, self.handlers, self.ignored, rows, event)
+        dispatch(self.handlers, rows, event)

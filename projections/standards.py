@@ -125,10 +125,6 @@ class StandardsView:
         "EligibilityCertified": _certified,
         "ServiceDelivered": _service,
     }
-    ignored = frozenset({
-        "StaffJoined", "StaffLeft", "StaffTrained", "PensionAdjusted", "PensionSuspended", "PensionResumed",
-        "SatisfactionRated",
-    })
 
     def evolve(self, rows: Rows, event: object) -> None:
-        dispatch(self.name, self.handlers, self.ignored, rows, event)
+        dispatch(self.handlers, rows, event)

@@ -145,7 +145,6 @@ class WorkloadView:
         "Deceased": _deceased,
         "ServiceDelivered": _service,
     }
-    ignored = frozenset({"PensionAdjusted", "PensionSuspended", "PensionResumed", "SatisfactionRated"})
 
     def evolve(self, rows: Rows, event: object) -> None:
-        dispatch(self.name, self.handlers, self.ignored, rows, event)
+        dispatch(self.handlers, rows, event)
