@@ -55,7 +55,7 @@ def dispatch(handlers: Mapping[str, Handler], rows: Rows, event: object) -> None
     """Runs the handler for the event's type name; a view reads only the types it has handlers for.
 
     So a new event type needs no change in views that do not read it. That every handler names an
-    event type the domain has (no silent typo) is checked by ``tests/unit/test_projections_registry.py``.
+    event type the domain has (no silent typo) is checked by ``tests/unit/projections/test_registry.py``.
     """
     handler = handlers.get(type(event).__name__)
     if handler is not None:
