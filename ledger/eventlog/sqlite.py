@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -46,24 +46,8 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             "PRIMARY KEY (originator_id, originator_version))"
         ]
 
-    @contextmanager
-    def _immediate(self) -> Iterator[SQLiteCursor]:
-        """One write transaction at a time, taking SQLite's write lock up front."""
-        with self._write_lock, self.datastore.get_connection(commit=True) as conn:
-            cursor = conn.cursor()
-            try:
-                cursor.execute("BEGIN IMMEDIATE")
-                yield cursor
-                conn.commit()
-            except sqlite3.IntegrityError as error:
-                conn.rollback()
-                raise IntegrityError(error) from error
-            except sqlite3.OperationalError as error:
-                conn.rollback()
-                raise OperationalError(error) from error
-            except BaseException:
-                conn.rollback()
-                raise
+    def _immediate(self) -> AbstractContextManager[SQLiteCursor]:
+        return immediate(self.datastore, self._write_lock)
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         with self._immediate() as cursor:
@@ -140,4 +124,23 @@ class LedgerSQLiteFactory(SQLiteFactory):
     application_recorder_class = LedgerSQLiteRecorder
 
 
-
+@contextmanager
+def immediate(datastore: SQLiteDatastore, lock: AbstractContextManager[Any]) -> Iterator[SQLiteCursor]:
+    """One write transaction at a time, taking SQLite's write lock up front (``BEGIN IMMEDIATE``), so
+    other processes writing the same file wait instead of failing mid-transaction. SQLite errors
+    become the library's ``IntegrityError`` / ``OperationalError``; anything else rolls back too."""
+    with lock, datastore.get_connection(commit=True) as conn:
+        cursor = conn.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+            yield cursor
+            conn.commit()
+        except sqlite3.IntegrityError as error:
+            conn.rollback()
+            raise IntegrityError(error) from error
+        except sqlite3.OperationalError as error:
+            conn.rollback()
+            raise OperationalError(error) from error
+        except BaseException:
+            conn.rollback()
+            raise

@@ -12,20 +12,19 @@ in one SQLite file, in the same ``stored_events`` table as the embedded log.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, Notification, OperationalError, StoredEvent
+from eventsourcing.persistence import Notification, OperationalError, StoredEvent
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from ledger.errors import IntegrityViolationError
 from ledger.eventlog.base import GENESIS_HASH, LogRecord, canonical_id
-from ledger.eventlog.sqlite import LedgerSQLiteRecorder
+from ledger.eventlog.sqlite import LedgerSQLiteRecorder, immediate
 from ledger.integrity.chain import link_hash
 
 
@@ -197,22 +196,5 @@ class SQLiteKafkaIndex:
         row = c.fetchone()
         return (row[0], row[1]) if row else (0, GENESIS_HASH)
 
-    @contextmanager
-    def _immediate(self) -> Iterator[SQLiteCursor]:
-        """One write transaction at a time, taking SQLite's write lock up front (other processes
-        may catch up the same file)."""
-        with self._write_lock, self.datastore.get_connection(commit=True) as conn:
-            cursor = conn.cursor()
-            try:
-                cursor.execute("BEGIN IMMEDIATE")
-                yield cursor
-                conn.commit()
-            except sqlite3.IntegrityError as error:
-                conn.rollback()
-                raise IntegrityError(error) from error
-            except sqlite3.OperationalError as error:
-                conn.rollback()
-                raise OperationalError(error) from error
-            except BaseException:
-                conn.rollback()
-                raise
+    def _immediate(self) -> AbstractContextManager[SQLiteCursor]:
+        return immediate(self.datastore, self._write_lock)  # other processes may catch up the same file
