@@ -107,28 +107,30 @@ def register_community(u: Unit, command: c.RegisterCommunity) -> Decision:
     return Decision([Community.register(**values(command), **u.stamp)], command.code)
 
 
-@handles(c.JoinStaff)
-def join_staff(u: Unit, command: c.JoinStaff) -> Decision:
+def _on_community(u: Unit, command: Any, decide: Callable[[Community], None]) -> Decision:
+    """Checks access on the command's own community, loads it, lets it decide."""
     u.allow(command)
     community = u.community(command.community)
-    community.join_staff(**values(command, "community"), today=u.today, **u.stamp)
+    decide(community)
     return Decision([community], command.community)
+
+
+@handles(c.JoinStaff)
+def join_staff(u: Unit, command: c.JoinStaff) -> Decision:
+    return _on_community(u, command, lambda k: k.join_staff(**values(command, "community"), today=u.today,
+                                                            **u.stamp))
 
 
 @handles(c.RecordStaffLeft)
 def record_staff_left(u: Unit, command: c.RecordStaffLeft) -> Decision:
-    u.allow(command)
-    community = u.community(command.community)
-    community.record_staff_left(**values(command, "community"), today=u.today, **u.stamp)
-    return Decision([community], command.community)
+    return _on_community(u, command, lambda k: k.record_staff_left(**values(command, "community"), today=u.today,
+                                                                   **u.stamp))
 
 
 @handles(c.RecordTraining)
 def record_training(u: Unit, command: c.RecordTraining) -> Decision:
-    u.allow(command)
-    community = u.community(command.community)
-    community.record_training(**values(command, "community"), today=u.today, **u.stamp)
-    return Decision([community], command.community)
+    return _on_community(u, command, lambda k: k.record_training(**values(command, "community"), today=u.today,
+                                                                 **u.stamp))
 
 
 # ---- retirees ----------------------------------------------------------------------------
