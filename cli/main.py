@@ -23,7 +23,7 @@ from rich.table import Table
 
 from cli import audit as cli_audit
 from cli import ops as cli_ops  # noqa: F401  (registers their commands on the app)
-from cli.base import app, day, err, out, progress, projections_app, stream_id
+from cli.base import app, day, err, fail, out, progress, projections_app, stream_id
 from ledger.config import Settings
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
 from ledger.exchange.ndjson import export_ndjson, import_ndjson
@@ -233,18 +233,21 @@ def projections_rebuild(
 
 @projections_app.command("status")
 def projections_status() -> None:
-    """Each view's version, position, the log head and the lag."""
+    """Each view's version, position, the log head, the lag and, for a failing view, its error (exit 1)."""
     settings = Settings.from_env()
     with opened(settings) as services:
+        errors = services.read_side().errors  # one catch-up attempt per view, failures kept
         rows = services.runner.status()
     table = Table(title="Projections")
-    for column in ("name", "version", "position", "head", "lag"):
-        table.add_column(column, justify="left" if column == "name" else "right")
+    for column in ("name", "version", "position", "head", "lag", "error"):
+        table.add_column(column, justify="left" if column in ("name", "error") else "right", overflow="fold")
     for row in rows:
         stale = row.stored_version not in (None, row.version)
         version = f"{row.version} (stored {row.stored_version})" if stale else str(row.version)
-        table.add_row(row.name, version, str(row.position), str(row.head), str(row.lag))
+        table.add_row(row.name, version, str(row.position), str(row.head), str(row.lag), errors.get(row.name, ""))
     out().print(table)
+    if errors:
+        fail(f"{len(errors)} failing: {', '.join(sorted(errors))}")
 
 
 @projections_app.command("run")

@@ -45,7 +45,7 @@ class Services:
     checkpoints: CheckpointStore
     tokens: TokenStore
     checkpointer: Checkpointer | None = None
-    follower: Follower | None = None
+    follower: Follower | None = None  # set by bootstrap; running only with follow=True
     read_wait_s: float = READ_WAIT_S
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
@@ -58,15 +58,20 @@ class Services:
 
     def view_position(self, view: str, seq: int) -> int:
         """The seq ``view`` has applied up to, once it reached ``seq`` or ``read_wait_s`` passed."""
-        if self.follower is not None:
+        if self.follower is not None and self.follower.status().running:
             return self.follower.wait_for(view, seq, self.read_wait_s)
         return self.runner.positions()[view]
 
     def read_side(self) -> FollowerStatus:
-        """Each view's position and the errors of failing views and duties (the checkpointer)."""
-        if self.follower is not None:
-            return self.follower.status()
-        return FollowerStatus(running=False, positions=self.runner.positions(), errors={})
+        """Each view's position and the errors of failing views and duties (the checkpointer).
+
+        Without a running follower (one-shot CLI commands) one follower cycle runs here first, so
+        ``ledger projections status`` names a failing view with its error too.
+        """
+        assert self.follower is not None
+        if not self.follower.status().running:
+            self.follower.run_once()
+        return self.follower.status()
 
     def close(self) -> None:
         for close in reversed(self._closers):
@@ -110,13 +115,12 @@ def bootstrap(
         every = checkpoint_every or settings.checkpoint_every
         checkpointer = Checkpointer(ledger, checkpoints, signer, every=every) if signer is not None else None
         services = Services(settings, ledger, store, runner, checkpoints, TokenStore.of(settings), checkpointer)
+        duties = {"checkpoints": checkpointer.maybe_checkpoint} if checkpointer is not None else {}
+        services.follower = Follower(runner, ledger.head, duties=duties, poll_s=poll_s)
         if follow:
-            duties = {"checkpoints": checkpointer.maybe_checkpoint} if checkpointer is not None else {}
-            follower = Follower(runner, ledger.head, duties=duties, poll_s=poll_s)
-            ledger.after_append.append(follower.notify)
-            follower.start()
-            stack.callback(follower.stop)
-            services.follower = follower
+            ledger.after_append.append(services.follower.notify)
+            services.follower.start()
+            stack.callback(services.follower.stop)
     except BaseException:
         stack.close()
         raise

@@ -95,3 +95,24 @@ def test_a_failing_view_is_reported_and_the_others_go_on(settings: Settings) -> 
     finally:
         services.close()
 
+
+
+def test_without_a_running_follower_the_status_still_names_a_failing_view(settings: Settings) -> None:
+    """One-shot commands (``ledger projections status``) run one catch-up cycle and keep its failures."""
+
+    class Failing:
+        name, version = "failing", 1
+
+        def evolve(self, rows: Rows, event: object) -> None:
+            raise ValueError("cannot apply")
+
+    from projections.audit import AuditView
+
+    services = bootstrap(settings, projections=[Failing(), AuditView()])
+    try:
+        services.ledger.handle(COMMUNITY)
+        side = services.read_side()
+        assert not side.running and "cannot apply" in side.errors["failing"]
+        assert side.positions == {"failing": 0, "audit": 1}
+    finally:
+        services.close()
