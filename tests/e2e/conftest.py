@@ -1,10 +1,11 @@
 """Real uvicorn servers running ``create_app()`` in a background thread, on free 127.0.0.1 ports.
 
 The app reads its settings from the environment at start-up, like ``ledger serve``: each server
-gets ``LEDGER_HOME`` pointing at a fresh temporary folder for its lifetime. ``base_url`` is a
-development-mode server (no tokens, every write recorded by ``dev``) for the functional flows;
-access control is tested against servers started with :func:`serving` and tokens from
-:func:`make_tokens`.
+gets ``LEDGER_HOME`` pointing at a fresh temporary folder for its lifetime. The development-mode
+servers (no tokens, every write recorded by ``dev``) shared by the HTTP tests, ``base_url`` and
+``http``, are in tests/e2e/api/conftest.py; access control is tested against servers started with
+:func:`serving` and tokens from :func:`make_tokens`. Tests outside this folder import
+:func:`serving` from here.
 """
 
 from __future__ import annotations
@@ -18,15 +19,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from api.deps import Services
-from api.main import create_app
 from ledger.config import Settings
 from ledger.tokens import TokenStore
+from runtime.bootstrap import Services
 
 
 def free_port() -> int:
@@ -120,21 +119,3 @@ def make_tokens(home: Path) -> Tokens:
         principals[name] = info.principal.name
     assert store.revoke(store.authenticate(secrets["revoked"]).token_id)
     return Tokens(secrets, principals)
-
-
-@pytest.fixture(scope="module")
-def ledger_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("e2e") / "home"
-
-
-@pytest.fixture(scope="module")
-def base_url(ledger_home: Path) -> Iterator[str]:
-    """A development-mode server (no tokens, loopback only); it stops after the module."""
-    with serving(create_app(dev_mode=True, host="127.0.0.1"), ledger_home) as server:
-        yield server.url
-
-
-@pytest.fixture
-def http(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, timeout=30) as client:
-        yield client

@@ -31,7 +31,7 @@ from ledger.config import Settings
 from ledger.tokens import TokenStore
 from tests.e2e.conftest import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NEW_PEOPLE = [("刘晓明", "430102194805061239"), ("Chen Xiuying", "43010419520707222X")]
 STAFF_NAME = "欧阳春花"
 

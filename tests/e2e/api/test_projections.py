@@ -1,0 +1,18 @@
+"""``/v1/projections`` over real HTTP (api/routers/projections.py), on the shared development-mode servers.
+
+The workload, satisfaction and pension figures against a retiree's history, and the views' lag,
+are checked in test_journey.py; the workload after idempotent replays and concurrent writes in
+test_retirees.py.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.e2e.api.conftest import head, problem
+
+
+def test_a_malformed_month_is_422(http: httpx.Client) -> None:
+    before = head(http)
+    problem(http.get("/v1/projections/workload", params={"month_to": "2024-1"}), 422, "invalid-input")
+    assert head(http) == before
