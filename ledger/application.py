@@ -7,6 +7,7 @@ events of one command or none) and idempotent per event id. Queries return aggre
 
 from __future__ import annotations
 
+import base64
 import itertools
 import random
 import time
@@ -18,7 +19,7 @@ from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Mapper, PersistenceError, Transcoder
+from eventsourcing.persistence import EventStore, IntegrityError, Mapper, PersistenceError, Transcoder
 from eventsourcing.utils import Environment, EnvType
 
 from ledger import commands as cmd
@@ -39,6 +40,7 @@ from ledger.errors import (
 from ledger.eventlog.base import EventLog, LogRecord
 from ledger.handlers import HANDLERS, Unit
 from ledger.keys import IdentityHasher, data_key, load_or_create_key
+from ledger.sealing import CheckedSnapshots, SealingMapper
 
 COMMON_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 
@@ -106,8 +108,8 @@ class Ledger(Application[UUID]):
                 "KAFKA_WRITER_KEY": load_or_create_key(self.settings.writer_key_path).hex(),
                 **dict(self.settings.kafka_options),
             }
-        if self.settings.encrypt:
-            base |= {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher", "CIPHER_KEY": data_key(self.settings)}
+        if not self.settings.encrypt:  # nothing could authenticate a snapshot: take and read none
+            base["IS_SNAPSHOTTING_ENABLED"] = "n"
         base.update(env or {})
         return Environment(name, base)
 
@@ -115,7 +117,15 @@ class Ledger(Application[UUID]):
         return OrjsonTranscoder()
 
     def construct_mapper(self) -> Mapper[UUID]:
-        return self.factory.mapper(transcoder=self.construct_transcoder())
+        """State sealed to its place with the data key (``ledger.sealing``); plain without encryption."""
+        key = base64.b64decode(data_key(self.settings)) if self.settings.encrypt else None
+        return SealingMapper(self.construct_transcoder(), key, lambda stream, version: self.log.record_at(stream,
+                                                                                                          version))
+
+    def construct_snapshot_store(self) -> EventStore[UUID]:
+        """Snapshots the repository trusts only when they open under their binding (else: replay)."""
+        recorder = self.factory.aggregate_recorder(purpose="snapshots")
+        return CheckedSnapshots(cast(SealingMapper, self.mapper), recorder)
 
     @property
     def log(self) -> EventLog:  # type: ignore[override]

@@ -7,7 +7,7 @@ Both backends are ``eventsourcing`` application recorders and add:
   raises ``IntegrityError`` and writes nothing, and ``find_event`` returns the original;
 * the hash chain (DESIGN.md section 4): every record carries ``prev_hash`` and ``hash``,
   computed by ``ledger.integrity.link_hash`` over the stored bytes in the same transaction;
-* ``select_stream`` returns one stream's records with their ``seq`` and hashes.
+* ``select_stream`` returns one stream's records with their ``seq`` and hashes, ``record_at`` one of them.
 
 ``insert_events(stored_events, event_ids=[...])`` is atomic: every event or none. A stream
 version that exists already raises ``IntegrityError`` (the optimistic-concurrency check).
@@ -59,6 +59,10 @@ class EventLog(Protocol):
     def find_event(self, event_id: str) -> LogRecord | None: ...
 
     def select_stream(self, originator_id: UUID | str) -> list[LogRecord]: ...
+
+    def record_at(self, originator_id: UUID | str, version: int) -> LogRecord | None:
+        """The record of a stream at a version (None if the stream has no such version)."""
+        ...
 
 
 def canonical_id(originator_id: UUID | str) -> str:

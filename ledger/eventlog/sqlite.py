@@ -102,6 +102,11 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         key = originator_id.hex if isinstance(originator_id, UUID) else originator_id
         return self._records("WHERE originator_id=? ORDER BY originator_version", [key])
 
+    def record_at(self, originator_id: UUID | str, version: int) -> LogRecord | None:
+        key = originator_id.hex if isinstance(originator_id, UUID) else originator_id
+        found = self._records("WHERE originator_id=? AND originator_version=?", [key, version])
+        return found[0] if found else None
+
     def _records(self, tail: str, params: Sequence[Any]) -> list[LogRecord]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(f"SELECT {self._record_columns} FROM {self.events_table_name} {tail}", params)

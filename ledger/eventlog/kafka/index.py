@@ -94,6 +94,9 @@ class KafkaIndex(Protocol):
     def select_stream(self, originator_id: UUID | str) -> list[LogRecord]:
         """One stream's records in version order, with their ``seq`` and hashes."""
 
+    def record_at(self, originator_id: UUID | str, version: int) -> LogRecord | None:
+        """One stream's record at a version (None if there is none)."""
+
 
 POSITIONS_TABLE = ("CREATE TABLE IF NOT EXISTS kafka_positions "
                    "(partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL)")
@@ -163,6 +166,9 @@ class SQLiteKafkaIndex:
 
     def select_stream(self, originator_id: UUID | str) -> list[LogRecord]:
         return self._events.select_stream(originator_id)
+
+    def record_at(self, originator_id: UUID | str, version: int) -> LogRecord | None:
+        return self._events.record_at(originator_id, version)
 
     # ---- writing -------------------------------------------------------------------------------
 

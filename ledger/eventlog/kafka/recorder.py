@@ -48,6 +48,9 @@ class KafkaRecorder(ApplicationRecorder):
     def select_stream(self, originator_id: UUID | str) -> list[LogRecord]:
         return self.index.select_stream(originator_id)
 
+    def record_at(self, originator_id: UUID | str, version: int) -> LogRecord | None:
+        return self.index.record_at(originator_id, version)
+
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription[ApplicationRecorder]:
         """Not supported: projections read the topic (``TopicReader``) or poll the index."""
         raise NotImplementedError(f"The {type(self).__qualname__} recorder does not support subscriptions")

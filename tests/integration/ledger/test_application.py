@@ -165,8 +165,8 @@ def test_an_old_shape_event_is_read_back_through_its_upcaster(app: Ledger) -> No
     }  # version 1 of ServiceDelivered: no "notes", no class_version key
     topic = "ledger.domain.retiree:Retiree.ServiceDelivered"
     state = codec.dumps(v1_state)
-    if app.mapper.cipher is not None:  # stored as the ledger stores it: encrypted at rest
-        state = app.mapper.cipher.encrypt(state)
+    if app.mapper.seals:  # stored as the ledger stores it: encrypted at rest, sealed to its place
+        state = app.mapper.seal(StoredEvent(rid, 3, topic, state))
     app.log.insert_events([StoredEvent(rid, 3, topic, state)])
     event = app.history(rid)[-1]
     assert (event.type, event.data["notes"], event.data["duration_minutes"]) == ("ServiceDelivered", "", 40)
