@@ -2,9 +2,9 @@
 
 Idempotency: a request repeated with the same ``Idempotency-Key`` (scoped to the principal)
 appends nothing and answers like the first time (201, the same body) with the extra header
-``Idempotent-Replayed: true``. A key that first answered a request of another kind or for another
-stream is refused by the ledger with 422 ``idempotency-key-reused``. Replays skip
-``expected_version``.
+``Idempotent-Replayed: true``. A key reused for another request (another kind of event, another
+stream, or another body: the ledger keeps the first request's fingerprint with the key) is refused
+with 422 ``idempotency-key-reused`` and nothing is appended.
 
 Concurrency: with ``expected_version`` a stale stream is a 409 and nothing is written. Without
 it, ``Ledger.handle`` itself decides again on the new state after a lost race, so callers who did

@@ -8,6 +8,8 @@ events of one command or none) and idempotent per event id. Queries return aggre
 from __future__ import annotations
 
 import base64
+import dataclasses
+import hashlib
 import itertools
 import random
 import time
@@ -22,10 +24,12 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import EventStore, IntegrityError, Mapper, PersistenceError, Transcoder
 from eventsourcing.utils import Environment, EnvType
 
+from ledger import codec
 from ledger import commands as cmd
 from ledger.codec import OrjsonTranscoder
 from ledger.config import Settings
 from ledger.domain.community import Community
+from ledger.domain.idempotency import IdempotencyClaim
 from ledger.domain.identity import IdentityClaim
 from ledger.domain.retiree import Retiree
 from ledger.domain.values import NAMESPACE, community_uuid
@@ -64,6 +68,15 @@ class HistoryEntry:
 
 def event_type(event: object) -> str:
     return type(event).__name__
+
+
+def fingerprint(command: cmd.Command, context: cmd.Context) -> str:
+    """The digest of a request as the ledger sees it: the command's kind, every field (its target
+    included) and the expected version; over HTTP that is the method, path and body."""
+    fields = {f.name: getattr(command, f.name) for f in dataclasses.fields(command)}
+    canonical = codec.dumps({"kind": type(command).__name__, "fields": fields,
+                             "expected_version": context.expected_version})
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def event_data(event: object) -> dict[str, Any]:
@@ -149,20 +162,21 @@ class Ledger(Application[UUID]):
         handler = HANDLERS[type(command)]
         event_id = self._event_id(context)
         if context.idempotency_key is not None or context.event_id is not None:
-            replay = self._replay(command, event_id)
+            replay = self._replay(command, event_id, context)
             if replay is not None:
                 return replay
         unit = Unit(self, context, event_id, context.today or self._clock())
         deadline = time.monotonic() + self.RACE_WINDOW_S
         for attempt in itertools.count():
             decision = handler(unit, command)
-            pending = [event for aggregate in decision.aggregates for event in aggregate.pending_events]
+            aggregates = [*decision.aggregates, *self._idempotency_claim(command, context, event_id)]
+            pending = [event for aggregate in aggregates for event in aggregate.pending_events]
             event_ids = [str(event.event_id) for event in pending]  # type: ignore[attr-defined]
             try:
-                recordings = self.save(*decision.aggregates, event_ids=event_ids)
+                recordings = self.save(*aggregates, event_ids=event_ids)
                 break
             except IntegrityError:
-                replay = self._replay(command, event_id)
+                replay = self._replay(command, event_id, context)
                 if replay is not None:
                     return replay
                 if isinstance(command, cmd.Enroll):
@@ -186,16 +200,27 @@ class Ledger(Application[UUID]):
             return uuid5(uuid5(NAMESPACE, f"idempotency:{context.principal}"), context.idempotency_key)
         return uuid4()
 
-    def _replay(self, command: cmd.Command, event_id: UUID) -> cmd.Appended | None:
+    def _idempotency_claim(self, command: cmd.Command, context: cmd.Context, event_id: UUID) -> list[Aggregate]:
+        """The claim saved with a keyed request's events: what the key answered (its fingerprint)."""
+        if context.idempotency_key is None:
+            return []
+        return [IdempotencyClaim.claim(claim_id=uuid5(event_id, "idempotency-claim"),
+                                       fingerprint=fingerprint(command, context), recorded_by=context.recorded_by,
+                                       event_id=uuid5(event_id, "idempotency"))]
+
+    def _replay(self, command: cmd.Command, event_id: UUID, context: cmd.Context) -> cmd.Appended | None:
         """The first answer to this event id, if it was appended; refused if it was another request."""
         found = self.log.find_event(str(event_id))
         if found is None:
             return None
         declared = cmd.spec(type(command))
         stream = self._target_stream(command)
-        if event_type(self.mapper.to_domain_event(found)) != declared.event or (
-            stream is not None and str(found.originator_id) != str(stream)
-        ):
+        reused = event_type(self.mapper.to_domain_event(found)) != declared.event or (
+            stream is not None and str(found.originator_id) != str(stream))
+        if context.idempotency_key is not None and not reused:
+            claim = self._claim_of(event_id)
+            reused = claim is not None and claim.fingerprint != fingerprint(command, context)
+        if reused:
             raise IdempotencyKeyReusedError("this Idempotency-Key was already used for a different request")
         code = self._community_code(command)
         public_id = code if code is not None else str(found.originator_id)
@@ -218,6 +243,13 @@ class Ledger(Application[UUID]):
         if isinstance(command, cmd.CommunityCommand):
             return community_uuid(command.code if isinstance(command, cmd.RegisterCommunity) else command.community)
         return command.retiree_id
+
+    def _claim_of(self, event_id: UUID) -> IdempotencyClaim | None:
+        """The idempotency claim saved with the request of ``event_id`` (None before claims were kept)."""
+        try:
+            return cast(IdempotencyClaim, self.repository.get(uuid5(event_id, "idempotency-claim")))
+        except AggregateNotFoundError:
+            return None
 
     # ---- what handlers ask -------------------------------------------------------------------
 

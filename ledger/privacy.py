@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any
 
 from ledger.domain.community import Community
+from ledger.domain.idempotency import IdempotencyClaim
 from ledger.domain.identity import IdentityClaim
 from ledger.domain.retiree import Retiree
 
@@ -28,7 +29,7 @@ REDACTED = "***"
 def event_classes() -> dict[str, type]:
     """Every event class of the domain by its type name (the names are unique across aggregates)."""
     found: dict[str, type] = {}
-    for aggregate in (Retiree, Community, IdentityClaim):
+    for aggregate in (Retiree, Community, IdentityClaim, IdempotencyClaim):
         for value in vars(aggregate).values():
             if isinstance(value, type) and hasattr(value, "PERSONAL") and value.__name__ != "Event":
                 found[value.__name__] = value

@@ -40,6 +40,9 @@ def test_a_replayed_idempotency_key_returns_the_first_result_and_appends_nothing
     assert again.json() == first.json()
     assert again.headers["Idempotent-Replayed"] == "true"
     assert head(http) == after_first
+    changed = http.post(url, json=service("svc-b", "CS-TX-003", "home_visit", "2024-05-02", 45), headers=key)
+    problem(changed, 422, "idempotency-key-reused")  # another body under the same key: refused, not dropped
+    assert head(http) == after_first
     minutes = http.get("/v1/projections/workload", params={"community": "CS-TX-003", "month_from": "2024-05",
                                                            "month_to": "2024-05"}).json()["rows"][0]
     assert minutes["service_minutes"] == 40
@@ -48,7 +51,7 @@ def test_a_replayed_idempotency_key_returns_the_first_result_and_appends_nothing
     enroll_key = {"Idempotency-Key": f"enroll-{uuid4()}"}
     one = created(http.post("/v1/retirees", json=retiree("430103195001014444"), headers=enroll_key))
     assert created(http.post("/v1/retirees", json=retiree("430103195001014444"), headers=enroll_key)) == one
-    assert head(http) == one["seq"] + 1  # the enrollment and its identity claim, once
+    assert head(http) == one["seq"] + 2  # the enrollment, its identity claim and the key's claim, once
 
 
 def test_concurrent_writers_to_one_stream(base_url: str, http: httpx.Client) -> None:

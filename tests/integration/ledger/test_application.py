@@ -16,7 +16,14 @@ from ledger import commands as c
 from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.domain.retiree import Retiree
-from ledger.errors import ConflictError, InvalidInputError, NotFoundError, RuleViolationError, VersionConflictError
+from ledger.errors import (
+    ConflictError,
+    IdempotencyKeyReusedError,
+    InvalidInputError,
+    NotFoundError,
+    RuleViolationError,
+    VersionConflictError,
+)
 from ledger.integrity.chain import first_break
 from tests.backends import backend_settings  # noqa: F401  (fixture)
 from tests.unit.ledger.test_commands import ENROLL
@@ -233,3 +240,17 @@ def test_implausible_input_is_refused_before_anything_is_written(ledger: Ledger)
     with pytest.raises(InvalidInputError):
         ledger.handle(replace(ENROLL, monthly_pension=Decimal("99999999")))
     assert ledger.head() == 0
+
+
+def test_an_idempotency_key_reused_with_another_body_is_refused_and_appends_nothing(app: Ledger) -> None:
+    rid = managed_retiree(app)
+    first = c.CertifyEligibility(retiree_id=rid, year=2021, method="in_person", certified_on=date(2021, 3, 1))
+    context = c.Context(principal="community-1", idempotency_key="req-2")
+    appended = app.handle(first, context)
+    head = app.head()
+    other = c.CertifyEligibility(retiree_id=rid, year=2022, method="in_person", certified_on=date(2022, 3, 1))
+    with pytest.raises(IdempotencyKeyReusedError):
+        app.handle(other, context)  # same kind, same stream, another body: the second request is not dropped
+    assert app.head() == head
+    assert app.handle(first, context) == c.Appended(appended.id, appended.version, appended.seq, replayed=True)
+    assert app.handle(other, c.Context(principal="community-1", idempotency_key="req-3")).replayed is False
