@@ -126,3 +126,27 @@ class VerifyOut(BaseModel):
     reason: str | None
     signed: int
     checkpoints: int
+
+
+class InclusionProofOut(BaseModel):
+    """RFC 9162 §2.1.3: ``leaf_index`` = seq - 1; hashes hex."""
+
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    audit_path: list[str]
+
+
+class ConsistencyProofOut(BaseModel):
+    """RFC 9162 §2.1.4: the tree of ``first`` leaves is a prefix of the tree of ``second``; hashes hex."""
+
+    first: int
+    second: int
+    consistency_path: list[str]
+
+
+class TreeHeadOut(BaseModel):
+    """The Merkle tree head (RFC 9162 §2.1.1) of the first ``tree_size`` events; ``root_hash`` hex."""
+
+    tree_size: int
+    root_hash: str

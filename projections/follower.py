@@ -65,6 +65,7 @@ class Follower:
         self._woken = False
         self._stopping = False
         self._reached = runner.positions()
+        self._done: dict[str, int] = {}  # per duty: the log head its last successful run covered
         self._errors: dict[str, str] = {}
         self._failed_at: dict[str, float] = {}
         self._thread: threading.Thread | None = None
@@ -90,17 +91,22 @@ class Follower:
             self._changed.notify_all()
 
     def wait_for(self, view: str, seq: int, timeout: float) -> int:
-        """Waits up to ``timeout`` s until ``view`` has applied the log up to ``seq``; returns its position."""
+        """Waits up to ``timeout`` s until ``view`` has applied the log up to ``seq`` (or the duty of that
+        name has run over it); returns its position."""
         deadline = time.monotonic() + timeout
         with self._changed:
             self._woken = True
             self._changed.notify_all()
-            while self._reached.get(view, 0) < seq and view not in self._errors:
+            while self._position(view) < seq and view not in self._errors:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 self._changed.wait(left)
-            return self._reached.get(view, 0)
+            return self._position(view)
+
+    def _position(self, name: str) -> int:
+        """A view's applied seq, or the log head a duty's last successful run covered."""
+        return self._reached[name] if name in self._reached else self._done.get(name, 0)
 
     def status(self) -> FollowerStatus:
         with self._changed:
@@ -130,7 +136,7 @@ class Follower:
             break
         self._record_positions()
         for duty, work in self._duties.items():
-            self._attempt(duty, work)
+            self._attempt(duty, work, head)
 
     def _record_positions(self) -> None:
         try:
@@ -140,7 +146,7 @@ class Follower:
         for name, position in found.items():
             self._set(name, position)
 
-    def _attempt(self, duty: str, work: Callable[[], object]) -> None:
+    def _attempt(self, duty: str, work: Callable[[], object], head: int) -> None:
         try:
             work()
         except Exception as error:
@@ -148,6 +154,8 @@ class Follower:
         else:
             with self._changed:
                 self._errors.pop(duty, None)
+                self._done[duty] = max(head, self._done.get(duty, 0))
+                self._changed.notify_all()
 
     def _failed(self, name: str, error: BaseException) -> None:
         detail = _describe(error)

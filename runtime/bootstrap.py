@@ -57,10 +57,11 @@ class Services:
         return applied
 
     def view_position(self, view: str, seq: int) -> int:
-        """The seq ``view`` has applied up to, once it reached ``seq`` or ``read_wait_s`` passed."""
+        """The seq ``view`` (or the ``checkpoints`` duty) has covered, once it reached ``seq`` or
+        ``read_wait_s`` passed."""
         if self.follower is not None and self.follower.status().running:
             return self.follower.wait_for(view, seq, self.read_wait_s)
-        return self.runner.positions()[view]
+        return self.runner.positions().get(view, 0)
 
     def read_side(self) -> FollowerStatus:
         """Each view's position and the errors of failing views and duties (the checkpointer).

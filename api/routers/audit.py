@@ -10,10 +10,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import CallerDep, CheckpointsDep, LedgerDep
-from api.responses import CheckpointOut, PublicKeyOut, VerifyOut, problems
+from api.deps import CallerDep, CheckpointsDep, LedgerDep, ServicesDep
+from api.responses import (
+    CheckpointOut,
+    ConsistencyProofOut,
+    InclusionProofOut,
+    PublicKeyOut,
+    TreeHeadOut,
+    VerifyOut,
+    problems,
+)
 from ledger.access import Resource
 from ledger.errors import NotFoundError
+from ledger.integrity import proofs
 from ledger.integrity.verify import verify_ledger
 
 router = APIRouter(prefix="/audit", tags=["audit"], responses=problems(422))
@@ -32,11 +41,15 @@ def public_key(checkpoints: CheckpointsDep) -> PublicKeyOut:
 def list_checkpoints(
     checkpoints: CheckpointsDep,
     caller: CallerDep,
+    services: ServicesDep,
     after: Annotated[int, Query(ge=0, le=2**62, description="checkpoints with seq > after")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[CheckpointOut]:
-    """Signed checkpoints in seq order (auditors only)."""
+    """Signed checkpoints in seq order (auditors only). Like a projection read, it first waits (bounded)
+    until the signer has looked at the log head as it stood when the read arrived."""
     caller.check_read(Resource.AUDIT)
+    if services.checkpointer is not None:
+        services.view_position("checkpoints", services.ledger.head())
     return [CheckpointOut(**vars(c)) for c in checkpoints.checkpoints(after=after, limit=limit)]
 
 
@@ -49,3 +62,30 @@ def verify(ledger: LedgerDep, checkpoints: CheckpointsDep, caller: CallerDep) ->
     """
     caller.check_read(Resource.AUDIT)
     return VerifyOut(**verify_ledger(ledger, checkpoints).to_dict())
+
+
+Seq = Annotated[int, Query(ge=1, le=2**62)]
+
+
+@router.get("/tree-head", responses=problems(401, 403))
+def tree_head(ledger: LedgerDep, caller: CallerDep,
+              tree_size: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> TreeHeadOut:
+    """The Merkle tree head of the whole log, or of its first ``tree_size`` events (auditors only)."""
+    caller.check_read(Resource.AUDIT)
+    size, root = proofs.tree_head(ledger.log, tree_size)
+    return TreeHeadOut(tree_size=size, root_hash=root)
+
+
+@router.get("/proof/inclusion", responses=problems(401, 403))
+def inclusion_proof(ledger: LedgerDep, caller: CallerDep, seq: Seq, tree_size: Seq) -> InclusionProofOut:
+    """RFC 9162 inclusion proof of the event at ``seq`` in the tree of ``tree_size`` events (auditors only)."""
+    caller.check_read(Resource.AUDIT)
+    return InclusionProofOut(**vars(proofs.inclusion(ledger.log, seq, tree_size)))
+
+
+@router.get("/proof/consistency", responses=problems(401, 403))
+def consistency_proof(ledger: LedgerDep, caller: CallerDep, first: Seq, second: Seq) -> ConsistencyProofOut:
+    """RFC 9162 consistency proof between the trees of ``first`` and ``second`` events (auditors only)."""
+    caller.check_read(Resource.AUDIT)
+    return ConsistencyProofOut(first=first, second=second, consistency_path=proofs.consistency(ledger.log, first,
+                                                                                               second))

@@ -15,14 +15,16 @@ version that exists already raises ``IntegrityError`` (the optimistic-concurrenc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 
 GENESIS_HASH = "0" * 64
+T = TypeVar("T")
+Node = Callable[[int, int], bytes]
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,11 @@ class EventLog(Protocol):
 
     def record_at(self, originator_id: UUID | str, version: int) -> LogRecord | None:
         """The record of a stream at a version (None if the stream has no such version)."""
+        ...
+
+    def merkle(self, work: Callable[[Node, int], T]) -> T:
+        """Runs ``work(node, tree_size)`` on one consistent read of the log's Merkle tree
+        (``ledger.integrity.merkle``), which grows in the same transaction as the log."""
         ...
 
 

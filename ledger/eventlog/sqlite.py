@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Notification, OperationalError, StoredEvent
@@ -23,8 +23,12 @@ from eventsourcing.sqlite import (
     SQLiteFactory,
 )
 
+from ledger.eventlog import tree
 from ledger.eventlog.base import GENESIS_HASH, LogRecord, canonical_id
+from ledger.integrity import merkle
 from ledger.integrity.chain import link_hash
+
+T = TypeVar("T")
 
 
 class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
@@ -43,8 +47,29 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             f"CREATE TABLE IF NOT EXISTS {self.events_table_name} ("
             "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, topic TEXT NOT NULL, "
             "state BLOB NOT NULL, event_id TEXT UNIQUE, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, "
-            "PRIMARY KEY (originator_id, originator_version))"
+            "PRIMARY KEY (originator_id, originator_version))",
+            tree.CREATE,
         ]
+
+    def create_table(self) -> None:
+        """Creates the tables, then fills in the Merkle tree of a log written before it existed."""
+        super().create_table()
+        with self._immediate() as c:
+            head = self._head_seq(c)
+            if tree.size(c) < head:
+                c.execute(f"SELECT rowid, hash FROM {self.events_table_name} WHERE rowid>? ORDER BY rowid",
+                          (tree.size(c),))
+                tree.fill(c, head, [(int(seq), str(digest)) for seq, digest in c.fetchall()])
+
+    def _head_seq(self, c: SQLiteCursor) -> int:
+        c.execute(self._head_statement)
+        row = c.fetchone()
+        return int(row[0]) if row else 0
+
+    def merkle(self, work: Callable[[merkle.Node, int], T]) -> T:
+        """Runs ``work(node, tree_size)`` on one consistent read of the stored tree."""
+        with self.datastore.transaction(commit=False) as c:
+            return work(tree.reader(c), tree.size(c))
 
     def _immediate(self) -> AbstractContextManager[SQLiteCursor]:
         return immediate(self.datastore, self._write_lock)
@@ -69,6 +94,8 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             rows.append((seq, key, stored.originator_version, stored.topic, stored.state, event_id, prev_hash, digest))
             prev_hash = digest
         c.executemany(self.insert_events_statement, rows)
+        if rows:
+            tree.add(c, rows[0][0], [row[7] for row in rows])  # the tree grows in the same transaction
         return [row[0] for row in rows]
 
     def select_notifications(

@@ -13,19 +13,23 @@ in one SQLite file, in the same ``stored_events`` table as the embedded log.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, OperationalError, StoredEvent
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from ledger.errors import IntegrityViolationError
+from ledger.eventlog import tree
 from ledger.eventlog.base import GENESIS_HASH, LogRecord, canonical_id
 from ledger.eventlog.sqlite import LedgerSQLiteRecorder, immediate
+from ledger.integrity import merkle
 from ledger.integrity.chain import link_hash
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,9 @@ class KafkaIndex(Protocol):
     def record_at(self, originator_id: UUID | str, version: int) -> LogRecord | None:
         """One stream's record at a version (None if there is none)."""
 
+    def merkle(self, work: Callable[[merkle.Node, int], T]) -> T:
+        """Runs ``work(node, tree_size)`` on one consistent read of the stored Merkle tree."""
+
 
 POSITIONS_TABLE = ("CREATE TABLE IF NOT EXISTS kafka_positions "
                    "(partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL)")
@@ -121,6 +128,10 @@ class SQLiteKafkaIndex:
         with self.datastore.transaction(commit=True) as c:
             for statement in [*self._events.create_table_statements, POSITIONS_TABLE]:
                 c.execute(statement)
+        self._events.create_table()  # fills in the tree of an index written before it existed
+
+    def merkle(self, work: Callable[[merkle.Node, int], T]) -> T:
+        return self._events.merkle(work)
 
     # ---- reading -------------------------------------------------------------------------------
 
@@ -175,6 +186,7 @@ class SQLiteKafkaIndex:
     def append(self, rows: list[IndexRow], positions: Mapping[int, int]) -> None:
         with self._immediate() as c:
             last, last_hash = self._head(c)
+            start = last
             for row in rows:
                 if row.seq <= last:
                     c.execute(f"SELECT hash FROM {self._table} WHERE rowid=?", (row.seq,))
@@ -190,7 +202,10 @@ class SQLiteKafkaIndex:
                     raise IntegrityViolationError(
                         f"the record at seq {row.seq} in the topic does not link to the chain")
                 last, last_hash = row.seq, row.hash
+            fresh = [row for row in rows if row.seq > start]
             c.executemany(self._insert_or_ignore, [row.params() for row in rows])
+            if fresh:
+                tree.add(c, fresh[0].seq, [row.hash for row in fresh])  # the tree grows with the index
             c.executemany(
                 "INSERT INTO kafka_positions (partition, next_offset) VALUES (?, ?) "
                 "ON CONFLICT(partition) DO UPDATE SET next_offset=max(next_offset, excluded.next_offset)",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent, Subscription
@@ -14,6 +14,9 @@ from ledger.eventlog.kafka.catchup import catch_up
 from ledger.eventlog.kafka.index import KafkaIndex
 from ledger.eventlog.kafka.records import KafkaConfig
 from ledger.eventlog.kafka.writer import KafkaWriter
+from ledger.integrity import merkle
+
+T = TypeVar("T")
 
 
 class KafkaRecorder(ApplicationRecorder):
@@ -50,6 +53,9 @@ class KafkaRecorder(ApplicationRecorder):
 
     def record_at(self, originator_id: UUID | str, version: int) -> LogRecord | None:
         return self.index.record_at(originator_id, version)
+
+    def merkle(self, work: Callable[[merkle.Node, int], T]) -> T:
+        return self.index.merkle(work)
 
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription[ApplicationRecorder]:
         """Not supported: projections read the topic (``TopicReader``) or poll the index."""

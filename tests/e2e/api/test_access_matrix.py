@@ -68,6 +68,9 @@ READS: dict[str, tuple[int, ...]] = {
     "projections_status":          (200,      200,       200,       200,       200,     200,    401,  401,    401),
     "audit_checkpoints":           (403,      403,       403,       403,       200,     403,    401,  401,    401),
     "audit_verify":                (403,      403,       403,       403,       200,     403,    401,  401,    401),
+    "audit_tree_head":             (403,      403,       403,       403,       200,     403,    401,  401,    401),
+    "audit_inclusion":             (403,      403,       403,       403,       200,     403,    401,  401,    401),
+    "audit_consistency":           (403,      403,       403,       403,       200,     403,    401,  401,    401),
     "audit_public_key":            (200,      200,       200,       200,       200,     200,    200,  200,    200),
     "health":                      (200,      200,       200,       200,       200,     200,    200,  200,    200),
     "openapi":                     (200,      200,       200,       200,       200,     200,    200,  200,    200),
@@ -241,7 +244,8 @@ def test_the_tables_cover_every_endpoint_of_the_api(world: World) -> None:
         "GET /v1/retirees/{retiree_id}", "GET /v1/retirees/{retiree_id}/history", "GET /v1/log",
         "GET /v1/projections/workload", "GET /v1/projections/satisfaction", "GET /v1/projections/pensions",
         "GET /v1/projections/standards", "GET /v1/projections/status", "GET /v1/audit/checkpoints",
-        "GET /v1/audit/verify", "GET /v1/audit/public-key", "GET /health",
+        "GET /v1/audit/verify", "GET /v1/audit/public-key", "GET /health", "GET /v1/audit/tree-head",
+        "GET /v1/audit/proof/inclusion", "GET /v1/audit/proof/consistency",
     }
     assert operations == covered
     assert set(WRITE_CASES) == set(WRITES)
@@ -283,6 +287,9 @@ READ_PATHS: dict[str, Callable[[World], str]] = {
     "projections_status": lambda w: "/v1/projections/status",
     "audit_checkpoints": lambda w: "/v1/audit/checkpoints",
     "audit_verify": lambda w: "/v1/audit/verify",
+    "audit_tree_head": lambda w: "/v1/audit/tree-head",
+    "audit_inclusion": lambda w: "/v1/audit/proof/inclusion?seq=1&tree_size=2",
+    "audit_consistency": lambda w: "/v1/audit/proof/consistency?first=1&second=2",
     "audit_public_key": lambda w: "/v1/audit/public-key",
     "health": lambda w: "/health",
     "openapi": lambda w: "/openapi.json",

@@ -1,0 +1,75 @@
+"""The Merkle tree's stored nodes beside the events (``ledger.integrity.merkle``), in the same file.
+
+Table ``merkle_nodes (level, idx, hash)``: every perfect subtree root as the log grows (level 0 =
+leaf hashes). :func:`add` runs inside the transaction that appends the events (the embedded log)
+or indexes them (the Kafka index), so the tree and the log can never disagree about what is in
+them; a file written before the tree existed is filled in by :func:`fill` when it is opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from eventsourcing.sqlite import SQLiteCursor
+
+from ledger.integrity import merkle
+
+TABLE = "merkle_nodes"
+CREATE = (f"CREATE TABLE IF NOT EXISTS {TABLE} (level INTEGER NOT NULL, idx INTEGER NOT NULL, "
+          "hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID")
+
+
+def size(c: SQLiteCursor) -> int:
+    """How many leaves the stored tree has."""
+    c.execute(f"SELECT max(idx) FROM {TABLE} WHERE level=0")
+    row = c.fetchone()
+    return 0 if row is None or row[0] is None else int(row[0]) + 1
+
+
+def add(c: SQLiteCursor, first_seq: int, chain_hashes: Sequence[str]) -> None:
+    """Adds the leaves of seqs ``first_seq, first_seq + 1, ...`` and every node they complete."""
+    made: dict[tuple[int, int], bytes] = {}
+
+    def node(level: int, index: int) -> bytes:
+        found = made.get((level, index))
+        if found is not None:
+            return found
+        c.execute(f"SELECT hash FROM {TABLE} WHERE level=? AND idx=?", (level, index))
+        return bytes(c.fetchone()[0])
+
+    for offset, chain_hash in enumerate(chain_hashes):
+        index = first_seq - 1 + offset
+        made[(0, index)] = merkle.leaf_hash(bytes.fromhex(chain_hash))
+        for level, parent in merkle.completed(index):
+            made[(level, parent)] = merkle.node_hash(node(level - 1, 2 * parent), node(level - 1, 2 * parent + 1))
+    c.executemany(f"INSERT INTO {TABLE} (level, idx, hash) VALUES (?,?,?)",
+                  [(level, index, digest) for (level, index), digest in made.items()])
+
+
+def fill(c: SQLiteCursor, head: int, hashes: Iterable[tuple[int, str]]) -> None:
+    """Adds the leaves the tree lacks (``hashes``: ``(seq, chain hash)`` from its size + 1 on)."""
+    start = size(c) + 1
+    if start > head:
+        return
+    batch: list[str] = []
+    first = start
+    for seq, chain_hash in hashes:
+        if seq < start:
+            continue
+        batch.append(chain_hash)
+        if len(batch) == 10_000:
+            add(c, first, batch)
+            first, batch = first + len(batch), []
+    if batch:
+        add(c, first, batch)
+
+
+def reader(c: SQLiteCursor) -> merkle.Node:
+    """Reads stored nodes (an unknown node is a ``LookupError``)."""
+    def node(level: int, index: int) -> bytes:
+        c.execute(f"SELECT hash FROM {TABLE} WHERE level=? AND idx=?", (level, index))
+        row = c.fetchone()
+        if row is None:
+            raise LookupError(f"no tree node ({level}, {index})")
+        return bytes(row[0])
+    return node

@@ -1,0 +1,95 @@
+"""A Merkle tree over the log, RFC 9162 §2.1 (Certificate Transparency v2): hashes and proofs.
+
+Leaf ``i`` (0-based) is the event at seq ``i + 1``: ``SHA-256(0x00 ‖ chain_hash_bytes(seq))``;
+an interior node is ``SHA-256(0x01 ‖ left ‖ right)``; the tree of ``n`` leaves splits at the
+largest power of two below ``n`` (§2.1.1). Only perfect subtrees are stored, as the log grows:
+node ``(level, index)`` is the root of leaves ``[index·2^level, (index+1)·2^level)``
+(``ledger.eventlog.tree`` keeps them beside the events). Every range the RFC's recursion needs
+starts at a multiple of its left part's size, so its hash is one stored node plus the hash of
+a shorter range on its right: a root or a proof takes O(log² n) node reads, never a rebuild.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+Node = Callable[[int, int], bytes]
+"""Reads the stored perfect subtree root ``(level, index)``; level 0 is the leaf hash."""
+
+
+def leaf_hash(chain_hash: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + chain_hash).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def split(n: int) -> int:
+    """The largest power of two smaller than ``n`` (``n`` > 1)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def completed(index: int) -> list[tuple[int, int]]:
+    """The perfect subtrees that leaf ``index`` completes, bottom up, as ``(level, index)`` (leaf excluded)."""
+    found, level = [], 0
+    while index % 2 == 1:
+        index //= 2
+        level += 1
+        found.append((level, index))
+    return found
+
+
+def range_hash(node: Node, lo: int, hi: int) -> bytes:
+    """MTH(D[lo:hi]) for a range the RFC recursion produces (``lo`` aligned to its split)."""
+    size = hi - lo
+    if size & (size - 1) == 0 and lo % size == 0:
+        return node(size.bit_length() - 1, lo // size)
+    k = split(size)
+    return node_hash(range_hash(node, lo, lo + k), range_hash(node, lo + k, hi))
+
+
+def root(node: Node, size: int) -> bytes:
+    """The tree head of the first ``size`` leaves (the hash of the empty string for 0)."""
+    return range_hash(node, 0, size) if size else hashlib.sha256(b"").digest()
+
+
+def inclusion_path(node: Node, index: int, size: int) -> list[bytes]:
+    """PATH(index, D[0:size]) of RFC 9162 §2.1.3.1, bottom up."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of {size}")
+    path: list[bytes] = []
+    lo, hi = 0, size
+    while hi - lo > 1:
+        k = split(hi - lo)
+        if index < lo + k:
+            path.append(range_hash(node, lo + k, hi))
+            hi = lo + k
+        else:
+            path.append(range_hash(node, lo, lo + k))
+            lo = lo + k
+    return path[::-1]
+
+
+def consistency_path(node: Node, first: int, second: int) -> list[bytes]:
+    """PROOF(first, D[0:second]) of RFC 9162 §2.1.4.1 (empty when the sizes are equal)."""
+    if not 0 < first <= second:
+        raise ValueError(f"no consistency proof from {first} to {second}")
+    if first == second:
+        return []
+    path: list[bytes] = []
+    lo, hi, whole = 0, second, True
+    while True:
+        size = hi - lo
+        if first - lo == size:  # SUBPROOF(m, D[m], b): the subtree itself, unless it is the old tree
+            if not whole:
+                path.append(range_hash(node, lo, hi))
+            return path[::-1]
+        k = split(size)
+        if first - lo <= k:
+            path.append(range_hash(node, lo + k, hi))
+            hi = lo + k
+        else:
+            path.append(range_hash(node, lo, lo + k))
+            lo, whole = lo + k, False
