@@ -27,6 +27,7 @@ from cli.base import app, day, err, fail, out, progress, projections_app, stream
 from ledger.config import Settings
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
 from ledger.exchange.ndjson import export_ndjson, import_ndjson
+from ledger.files import open_private
 from ledger.privacy import personal_fields, redact_event
 from runtime.bootstrap import opened
 from runtime.serving import DEV_MODE_VARIABLE, HTTP_APP, check_dev_host
@@ -189,7 +190,7 @@ def export(
     try:
         with opened(Settings.from_env()) as services:
             ledger = services.ledger
-            sink: Any = nullcontext(sys.stdout.buffer) if output == "-" else partial.open("wb")
+            sink: Any = nullcontext(sys.stdout.buffer) if output == "-" else open_private(partial)
             with sink as sink_out, progress("exporting") as tick:
                 written = export_ndjson(ledger, sink_out, retiree_id=retiree_id, progress=tick)
                 sink_out.flush()
@@ -198,7 +199,8 @@ def export(
     finally:
         if output != "-":
             partial.unlink(missing_ok=True)
-    err().print(f"exported {written} events to {'stdout' if output == '-' else target}", soft_wrap=True)
+    where = "stdout" if output == "-" else f"{target} (it holds personal data: file mode 0600)"
+    err().print(f"exported {written} events to {where}", soft_wrap=True)
 
 
 @app.command("import")

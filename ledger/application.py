@@ -42,6 +42,7 @@ from ledger.errors import (
     VersionConflictError,
 )
 from ledger.eventlog.base import EventLog, LogRecord
+from ledger.files import private_file, private_folder
 from ledger.handlers import HANDLERS, Unit
 from ledger.keys import IdentityHasher, data_key, load_or_create_key
 from ledger.sealing import CheckedSnapshots, SealingMapper
@@ -92,7 +93,7 @@ class Ledger(Application[UUID]):
 
     def __init__(self, settings: Settings, env: EnvType | None = None, clock: Callable[[], date] = date.today) -> None:
         self.settings = settings
-        settings.home.mkdir(parents=True, exist_ok=True)
+        private_folder(settings.home)
         self.snapshotting_intervals = {  # type: ignore[misc]  # per ledger, from settings
             Retiree: settings.snapshot_interval, Community: settings.snapshot_interval,
         }
@@ -100,6 +101,7 @@ class Ledger(Application[UUID]):
         self._clock = clock
         self.after_append: list[Callable[[], None]] = []
         super().__init__(env)
+        private_file(settings.events_path)
 
     # ---- wiring -------------------------------------------------------------------------------
 

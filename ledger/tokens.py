@@ -29,6 +29,7 @@ from pathlib import Path
 from ledger.access import Principal, Role, Scope, parse_role
 from ledger.config import Settings
 from ledger.errors import AuthenticationError, InvalidInputError, NotFoundError, UnavailableError
+from ledger.files import private_folder
 
 PREFIX = "scl"
 _TOKEN = re.compile(r"^scl_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
@@ -168,7 +169,7 @@ class TokenStore:
             raise UnavailableError(f"the token store is unavailable: {type(error).__name__}") from None
 
     def _prepare(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path.parent)
         if not self.path.exists():
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         with closing(sqlite3.connect(self.path, timeout=10)) as conn, conn:

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from ledger.config import Settings
 from ledger.errors import ConflictError, IntegrityViolationError, InvalidInputError, NotFoundError
 from ledger.eventlog.base import GENESIS_HASH
+from ledger.files import private_file, private_folder
 from ledger.integrity.chain import first_break, load_public_key, public_key_pem
 
 if TYPE_CHECKING:
@@ -170,12 +171,13 @@ class CheckpointStore:
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         for statement in _SCHEMA:
             self._db.execute(statement)
+        private_file(path)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> CheckpointStore:

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from ledger.errors import UnavailableError
+from ledger.files import private_file, private_folder
 from projections.store import LOG_SOURCE, Changes, ViewRow
 
 SCHEMA = (
@@ -33,7 +34,7 @@ class SQLiteViewStore:
     """``ViewStore`` on one SQLite file; see ``projections.store`` for the contract."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
         self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -42,6 +43,7 @@ class SQLiteViewStore:
             self._db.execute("PRAGMA busy_timeout=10000")
             for statement in SCHEMA:
                 self._db.execute(statement)
+            private_file(path)
         except sqlite3.Error as error:
             raise UnavailableError(f"the view store cannot be opened: {error}") from None
 

@@ -138,8 +138,8 @@ def test_dates_of_things_that_happened_are_left_to_the_ledgers_clock(
 ) -> None:
     """One clock: the schema parses the date; whether it lies in the future is judged by the ledger
     (``date_in_future``, see tests/unit/ledger/domain/test_rules.py and the HTTP flow)."""
-    assert getattr(adapter.validate_python({**body, field: TODAY}), field) == date.today()
-    assert getattr(adapter.validate_python({**body, field: TOMORROW}), field) == date.today() + timedelta(days=1)
+    assert getattr(adapter.validate_python({**body, field: TODAY}), field) == date.fromisoformat(TODAY)
+    assert getattr(adapter.validate_python({**body, field: TOMORROW}), field) == date.fromisoformat(TOMORROW)
     schema = adapter.json_schema()
     assert "not after the ledger's today" in str(schema)
 
