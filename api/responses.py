@@ -102,18 +102,35 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 class PublicKeyOut(BaseModel):
+    """``verifier_key`` is the C2SP signed-note verifier key (``name+keyid+base64key``) that Go's
+    ``sumdb/note`` and transparency-log witnesses take as it is."""
+
     algorithm: str
     pem: str
+    verifier_key: str
 
 
 class CheckpointOut(BaseModel):
-    """A signed checkpoint: ``signature`` (hex, Ed25519) covers ``(ledger_name, seq, hash, time)``."""
+    """A signed checkpoint: the tree of ``tree_size`` events has Merkle root ``root_hash`` (hex) and
+    chain head ``hash`` at ``seq`` (= ``tree_size``). ``signature`` (hex, Ed25519) covers the C2SP
+    checkpoint note of ``GET /v1/audit/checkpoint``; ``root_hash`` is null for a checkpoint signed before
+    the tree existed (its signature covers ``(ledger_name, seq, hash, time)``)."""
 
     ledger_name: str
+    tree_size: int
+    root_hash: str | None
     seq: int
     hash: str
     time: str
     signature: str
+
+
+class BadSnapshotOut(BaseModel):
+    """A stored snapshot that does not open where it is stored (moved, altered, or over rewritten events)."""
+
+    stream: str
+    version: int
+    reason: str
 
 
 class VerifyOut(BaseModel):
@@ -126,6 +143,9 @@ class VerifyOut(BaseModel):
     reason: str | None
     signed: int
     checkpoints: int
+    root_hash: str | None
+    snapshots: int | None
+    bad_snapshots: list[BadSnapshotOut]
 
 
 class InclusionProofOut(BaseModel):

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from cli.base import app, err, fail, keys_app, out, tokens_app
 from ledger.config import Settings
+from ledger.integrity.checkpoints import Checkpoint
 from ledger.integrity.verify import VerifyReport
 
 
@@ -68,7 +69,7 @@ def checkpoint() -> None:
 @app.command("verify")
 def verify(
     from_checkpoint: Annotated[Path | None, typer.Option("--from-checkpoint", exists=True, dir_okay=False,
-                                                         help="A checkpoint JSON you kept earlier.")] = None,
+                                                         help="A checkpoint you kept earlier (JSON or note).")] = None,
     public_key: Annotated[Path | None, typer.Option("--public-key", exists=True, dir_okay=False,
                                                     help="The ledger's public key (PEM or raw).")] = None,
     evidence: Annotated[Path | None, typer.Option("--evidence", exists=True, file_okay=False,
@@ -82,35 +83,75 @@ def verify(
     if source not in ("topic", "index"):
         raise typer.BadParameter("use topic or index", param_hint="--source")
     key = public_key.read_bytes() if public_key is not None else None
-    report = _verify_bundle(evidence, key) if evidence is not None else _verify_log(from_checkpoint, key,
-                                                                                    require_signed, source)
+    if evidence is not None:
+        report = _verify_bundle(evidence, key, from_checkpoint)
+        if not report.ok:
+            fail(f"verification FAILED{_at(report)}: {report.reason}")
+        kept = ", and it extends the checkpoint you kept" if from_checkpoint is not None else ""
+        out().print(f"verified: {report.checked} record(s) of the retiree, each in the signed tree of "
+                    f"{report.head} events{kept}", soft_wrap=True)
+        return
+    report = _verify_log(from_checkpoint, key, require_signed, source)
     if not report.ok:
-        fail(f"verification FAILED at seq {report.first_bad_seq}: {report.reason}")
-    out().print(f"verified: {report.checked} events, chain intact, {report.checkpoints} checkpoint(s) valid, "
-                f"signed up to seq {report.signed} of {report.head}", soft_wrap=True)
-    if evidence is None and report.checkpoints == 0 and key is None:
+        fail(f"verification FAILED{_at(report)}: {report.reason}")
+    out().print(f"verified: {report.checked} events, chain and Merkle tree intact, {report.checkpoints} "
+                f"checkpoint(s) valid, signed up to seq {report.signed} of {report.head}"
+                + (f", {report.snapshots} snapshot(s) sound" if report.snapshots is not None else ""), soft_wrap=True)
+    if report.checkpoints == 0 and key is None:
         err().print("no signing key yet: only the hash chain was checked (run `ledger keys init` to sign "
                     "checkpoints)", soft_wrap=True)
+    elif report.head > report.signed:
+        err().print(f"warning: {report.head - report.signed} event(s) after seq {report.signed} are not covered by "
+                    "a signed checkpoint yet (`ledger checkpoint` signs them; --require-signed fails on them)",
+                    soft_wrap=True)
+    if report.snapshots is None:
+        err().print("snapshots not checked: no data key here (they are checked where the ledger's data key is)",
+                    soft_wrap=True)
 
 
-def _verify_bundle(directory: Path, key: bytes | None) -> VerifyReport:
+def _at(report: VerifyReport) -> str:
+    return f" at seq {report.first_bad_seq}" if report.first_bad_seq is not None else ""
+
+
+def _kept(path: Path, key: bytes | None, bundle: Path | None = None) -> Checkpoint:
+    """A checkpoint the auditor kept: the JSON of ``ledger checkpoint`` or a C2SP note (opened with
+    ``key``, else the bundle's key)."""
+    text = path.read_text()
+    if text.lstrip().startswith("{"):
+        return Checkpoint.from_json(text)
+    if key is None and bundle is not None:
+        key = (bundle / "public-key.pem").read_bytes()
+    if key is None:
+        raise typer.BadParameter("a checkpoint note needs --public-key to be opened", param_hint="--from-checkpoint")
+    return Checkpoint.from_note(text, key)
+
+
+def _verify_bundle(directory: Path, key: bytes | None, trusted_file: Path | None) -> VerifyReport:
     from ledger.integrity.evidence import verify_evidence
 
-    return verify_evidence(directory, public_key=key)
+    trusted = _kept(trusted_file, key, directory) if trusted_file is not None else None
+    return verify_evidence(directory, public_key=key, trusted=trusted)
 
 
 def _verify_log(trusted_file: Path | None, key: bytes | None, require_signed: bool, source: str) -> VerifyReport:
-    """The embedded log, or on Kafka the topic itself (read_committed) or the writer's index."""
+    """The embedded log, or on Kafka the topic itself (read_committed) or the writer's index. The
+    chain and the tree need no data key; snapshots are checked only where the data key is."""
     from cli.base import progress
-    from ledger.integrity.checkpoints import Checkpoint
     from ledger.integrity.verify import verify_ledger
     from runtime.bootstrap import opened
 
-    settings = replace(Settings.from_env(), encrypt=False)  # the bytes as stored: no data key needed
-    trusted = Checkpoint.from_json(trusted_file.read_text()) if trusted_file is not None else None
+    settings = Settings.from_env()
+    settings = replace(settings, encrypt=settings.encrypt and has_data_key(settings))
     with opened(settings) as services, progress("verifying") as update:
+        trusted = _kept(trusted_file, key or services.checkpoints.public_key()) if trusted_file is not None else None
         return verify_ledger(services.ledger, services.checkpoints, trusted=trusted, public_key=key,
                              require_signed=require_signed, use_topic=source == "topic", progress=update)
+
+
+def has_data_key(settings: Settings) -> bool:
+    import os
+
+    return bool(os.environ.get("LEDGER_DATA_KEY")) or settings.data_key_path.exists()
 
 
 @tokens_app.command("create")

@@ -31,6 +31,7 @@ from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import EventStore, Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import resolve_topic
 
+from ledger.errors import IntegrityViolationError
 from ledger.eventlog.base import LogRecord
 
 logger = logging.getLogger("ledger.sealing")
@@ -41,8 +42,9 @@ Locate = Callable[[UUID, int], LogRecord | None]
 """The log's record of a stream at a version (for a snapshot's binding), or None."""
 
 
-class SealError(ValueError):
-    """The stored bytes do not open under their place's binding (moved, altered or forged)."""
+class SealError(IntegrityViolationError):
+    """The stored bytes do not open under their place's binding (moved, altered or forged): the
+    stream cannot be loaded, so nothing is decided on it (``ledger verify`` names the seq)."""
 
 
 def is_snapshot(topic: str) -> bool:

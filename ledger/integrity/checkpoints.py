@@ -1,16 +1,25 @@
-"""Signed checkpoints (DESIGN.md section 4): the ledger's Ed25519 key signs ``(ledger, seq, hash, time)``.
+"""Signed checkpoints (DESIGN.md section 4): the ledger's Ed25519 key signs a tree head.
 
-A checkpoint says "the event at ``seq`` has this chain ``hash``": since every hash covers all
-events before it, one signature vouches for the whole log up to ``seq``. Auditors keep copies
-(``Checkpoint.to_json``) outside the operator's reach; ``ledger.integrity.verify`` checks them.
+A checkpoint is a C2SP ``tlog-checkpoint`` note (``ledger.integrity.note``): the origin (the
+ledger's name), the tree size, the base64 Merkle root of the first ``tree_size`` events (RFC 9162,
+``ledger.integrity.merkle``), and two extension lines, ``time <ISO-8601 UTC>`` and ``chain <hex>``,
+the hash chain's head at seq ``tree_size``. One Ed25519 signature covers all of it, in the
+signed-note format, so the tools of the transparency-log ecosystem verify it as it is and
+``GET /v1/audit/checkpoint`` serves it unchanged. Since every chain hash covers all events before it
+and the root covers every chain hash, one signature vouches for the whole log up to ``seq``.
+Auditors keep copies (``Checkpoint.to_json`` or the note) outside the operator's reach.
 
-Files: the private key is ``keys_path/signing.key`` (PKCS#8 PEM, mode 0600, never overwritten);
-the public key ``keys_path/signing.pub`` and a copy in the checkpoint store ``HOME/audit.db``,
-whose tables are append-only (SQLite triggers refuse UPDATE and DELETE).
+Checkpoints signed before the tree existed (no ``root_hash``) keep verifying: their signature
+covers the compact JSON ``[SIGNING_DOMAIN, ledger, seq, hash, time]``.
+
+Files: the private key is ``keys_path/signing.key`` (PKCS#8 PEM, mode 0600, never overwritten;
+outside the data folder); the public key ``keys_path/signing.pub`` and a copy in the checkpoint
+store ``HOME/audit.db``, whose tables are append-only (SQLite triggers refuse UPDATE and DELETE).
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import sqlite3
 import threading
@@ -29,33 +38,78 @@ from ledger.config import Settings
 from ledger.errors import ConflictError, IntegrityViolationError, InvalidInputError, NotFoundError
 from ledger.eventlog.base import GENESIS_HASH
 from ledger.files import private_file, private_folder
-from ledger.integrity.chain import first_break, load_public_key, public_key_pem
+from ledger.integrity import merkle, note
+from ledger.integrity.chain import first_break, load_public_key, public_key_pem, raw_public_key
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
 
 SIGNING_DOMAIN = "social-care-ledger/checkpoint/v1"
 DEFAULT_EVERY = 1000
+_TYPES = {"ledger_name": str, "seq": int, "hash": str, "time": str, "signature": str, "root_hash": str | None}
 
 
 def checkpoint_bytes(ledger_name: str, seq: int, hash: str, time: str) -> bytes:
-    """The canonical bytes a checkpoint signature covers (a JSON array with a domain tag)."""
+    """What a checkpoint without a root hash (signed before the tree existed) was signed over."""
     return orjson.dumps([SIGNING_DOMAIN, ledger_name, seq, hash, time])
+
+
+def note_text(ledger_name: str, tree_size: int, root_hash: str, hash: str, time: str) -> str:
+    """The checkpoint note's text: origin, size, root, then ``time`` and ``chain`` extension lines."""
+    body = note.CheckpointText(note.check_key_name(ledger_name), tree_size, bytes.fromhex(root_hash),
+                               (f"time {time}", f"chain {hash}"))
+    return str(body)
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """``signature`` (hex) is the Ed25519 signature of ``checkpoint_bytes(ledger_name, seq, hash, time)``;
-    ``time`` is ISO-8601 UTC (``2026-06-30T08:00:00Z``)."""
+    """``signature`` (hex) is the Ed25519 signature of ``signed_bytes()``; ``seq`` is the tree size,
+    ``hash`` the chain head there, ``root_hash`` (hex) the Merkle root; ``time`` is ISO-8601 UTC
+    (``2026-06-30T08:00:00Z``)."""
 
     ledger_name: str
     seq: int
     hash: str
     time: str
     signature: str
+    root_hash: str | None = None
+
+    @property
+    def tree_size(self) -> int:
+        return self.seq
+
+    def text(self) -> str:
+        """The note text the signature covers (``NoteError`` for a checkpoint without a root)."""
+        if self.root_hash is None:
+            raise note.NoteError(f"the checkpoint at seq {self.seq} predates the Merkle tree: it has no note")
+        return note_text(self.ledger_name, self.seq, self.root_hash, self.hash, self.time)
 
     def signed_bytes(self) -> bytes:
-        return checkpoint_bytes(self.ledger_name, self.seq, self.hash, self.time)
+        if self.root_hash is None:
+            return checkpoint_bytes(self.ledger_name, self.seq, self.hash, self.time)
+        return self.text().encode()
+
+    def note(self, public_key: bytes) -> str:
+        """The C2SP signed note: the text, a blank line, ``— <ledger> base64(key ID || signature)``."""
+        key_id = note.key_id(self.ledger_name, raw_public_key(public_key))
+        line = base64.b64encode(key_id + bytes.fromhex(self.signature)).decode()
+        return f"{self.text()}\n{note.DASH} {self.ledger_name} {line}\n"
+
+    @classmethod
+    def from_note(cls, text: str, public_key: bytes) -> Checkpoint:
+        """Opens a checkpoint note signed by the ledger's key; ``InvalidInputError`` when it is malformed,
+        not signed by that key, or lacks the ``time``/``chain`` lines this ledger writes."""
+        origin = note.CheckpointText.parse(note.split(text)[0]).origin
+        try:
+            verifier = note.Verifier.of(origin, raw_public_key(public_key))
+            body = note.CheckpointText.parse(note.open_note(text, verifier))
+        except note.NoteError as error:
+            raise InvalidInputError(f"not a valid checkpoint note: {error}") from None
+        lines = dict(line.partition(" ")[::2] for line in body.extensions)
+        if set(lines) != {"time", "chain"} or len(body.root_hash) != 32:
+            raise InvalidInputError("not a checkpoint of this ledger: the time and chain lines are missing")
+        signature = next(raw for name, raw in note.split(text)[1] if name == origin and raw[:4] == verifier.key_id)
+        return cls(origin, body.tree_size, lines["chain"], lines["time"], signature[4:].hex(), body.root_hash.hex())
 
     def verifies(self, public_key: bytes | Ed25519PublicKey) -> bool:
         """True when the signature is valid for these fields under ``public_key`` (raw or PEM)."""
@@ -67,20 +121,25 @@ class Checkpoint:
         return True
 
     def to_json(self) -> str:
-        return orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+        return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self) | {"tree_size": self.seq}
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Checkpoint:
         """Parses ``to_json`` output; raises ``InvalidInputError`` on anything else."""
         try:
             data = orjson.loads(text)
-            checkpoint = cls(**{name: data[name] for name in ("ledger_name", "seq", "hash", "time", "signature")})
-        except (orjson.JSONDecodeError, KeyError, TypeError) as error:
+            fields = {name: data[name] if name != "root_hash" else data.get(name) for name in _TYPES}
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
             raise InvalidInputError(f"not a checkpoint: {type(error).__name__}") from None
-        kinds = (str, int, str, str, str)
-        if not all(type(value) is kind for value, kind in zip(asdict(checkpoint).values(), kinds, strict=True)):
+        if not all(isinstance(fields[name], kind) and type(fields[name]) is not bool  # type: ignore[arg-type]
+                   for name, kind in _TYPES.items()):
             raise InvalidInputError("not a checkpoint: a field has the wrong type")
-        return checkpoint
+        if "tree_size" in data and data["tree_size"] != fields["seq"]:
+            raise InvalidInputError("not a checkpoint: tree_size and seq differ")
+        return cls(**fields)  # type: ignore[arg-type]
 
 
 # ---- keys ---------------------------------------------------------------------------------------
@@ -115,9 +174,10 @@ class Signer:
     def public_key_pem(self) -> bytes:
         return public_key_pem(self._key.public_key())
 
-    def sign(self, ledger_name: str, seq: int, hash: str, time: str) -> Checkpoint:
-        signature = self._key.sign(checkpoint_bytes(ledger_name, seq, hash, time)).hex()
-        return Checkpoint(ledger_name=ledger_name, seq=seq, hash=hash, time=time, signature=signature)
+    def sign(self, ledger_name: str, seq: int, hash: str, time: str, root_hash: str) -> Checkpoint:
+        """Signs the checkpoint note of the tree of ``seq`` events with root ``root_hash`` (hex)."""
+        signature = self._key.sign(note_text(ledger_name, seq, root_hash, hash, time).encode()).hex()
+        return Checkpoint(ledger_name, seq, hash, time, signature, root_hash)
 
 
 def init_signing_key(settings: Settings) -> Path:
@@ -161,7 +221,7 @@ _SCHEMA = [
         for verb in ("update", "delete")
     ),
 ]
-_COLUMNS = "ledger_name, seq, hash, time, signature"
+_COLUMNS = "ledger_name, seq, hash, time, signature, root_hash"
 
 
 class CheckpointStore:
@@ -177,6 +237,9 @@ class CheckpointStore:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         for statement in _SCHEMA:
             self._db.execute(statement)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(checkpoints)")}
+        if "root_hash" not in columns:  # a store written before the Merkle tree: its rows keep NULL
+            self._db.execute("ALTER TABLE checkpoints ADD COLUMN root_hash TEXT")
         private_file(path)
 
     @classmethod
@@ -185,8 +248,9 @@ class CheckpointStore:
 
     def append(self, checkpoint: Checkpoint) -> None:
         with self._lock:
-            row = (checkpoint.ledger_name, checkpoint.seq, checkpoint.hash, checkpoint.time, checkpoint.signature)
-            self._db.execute(f"INSERT INTO checkpoints ({_COLUMNS}) VALUES (?,?,?,?,?)", row)
+            row = (checkpoint.ledger_name, checkpoint.seq, checkpoint.hash, checkpoint.time, checkpoint.signature,
+                   checkpoint.root_hash)
+            self._db.execute(f"INSERT INTO checkpoints ({_COLUMNS}) VALUES (?,?,?,?,?,?)", row)
 
     def latest(self) -> Checkpoint | None:
         """The checkpoint with the highest ``seq`` (the newest of equals)."""
@@ -259,11 +323,13 @@ class Checkpointer:
             if last is not None and last.seq == head:
                 if self.ledger.read_log(head - 1, 1)[0].hash != last.hash:
                     raise IntegrityViolationError(f"the event at seq {head} does not match its signed checkpoint")
+                self._checked_root(last, head, last.hash)
                 self._last_seq = head
                 return last
             head_hash = self._checked_head_hash(last, head)
+            root_hash = self._checked_root(last, head, head_hash)
             self.store.add_public_key(self.signer.public_key_pem)
-            checkpoint = self.signer.sign(self.ledger.settings.ledger_name, head, head_hash, self._clock())
+            checkpoint = self.signer.sign(self.ledger.settings.ledger_name, head, head_hash, self._clock(), root_hash)
             self.store.append(checkpoint)
             self._last_seq = head
             return checkpoint
@@ -284,6 +350,18 @@ class Checkpointer:
 
     def on_append(self) -> None:
         self.maybe_checkpoint()
+
+    def _checked_root(self, last: Checkpoint | None, head: int, head_hash: str) -> str:
+        """The stored tree's root at ``head``, once its last leaf is the chain head just checked and
+        the tree at the last checkpoint's size still has the root signed then (a log never signs a
+        tree inconsistent with one it signed before)."""
+        def work(node: merkle.Node, size: int) -> str:
+            if size < head or node(0, head - 1) != merkle.leaf_hash(bytes.fromhex(head_hash)):
+                raise IntegrityViolationError(f"refusing to sign: the Merkle tree does not hold seq {head}")
+            if last is not None and last.root_hash is not None and merkle.root(node, last.seq).hex() != last.root_hash:
+                raise IntegrityViolationError(f"refusing to sign: the tree is not the one signed at {last.seq}")
+            return merkle.root(node, head).hex()
+        return self.ledger.log.merkle(work)
 
     def _checked_head_hash(self, last: Checkpoint | None, head: int) -> str:
         prev_hash, expected = (last.hash, last.seq + 1) if last is not None else (GENESIS_HASH, 1)

@@ -55,6 +55,31 @@ def root(node: Node, size: int) -> bytes:
     return range_hash(node, 0, size) if size else hashlib.sha256(b"").digest()
 
 
+class Frontier:
+    """The roots of a growing tree's perfect subtrees (a compact range): the tree head of a stream of
+    leaves in O(log n) memory and amortised two hashes per leaf, with nothing stored (verification)."""
+
+    def __init__(self) -> None:
+        self._roots: list[bytes] = []
+        self.size = 0
+
+    def append(self, chain_hash: bytes) -> None:
+        top, size = leaf_hash(chain_hash), self.size
+        while size & 1:
+            top, size = node_hash(self._roots.pop(), top), size >> 1
+        self._roots.append(top)
+        self.size += 1
+
+    def root(self) -> bytes:
+        """MTH of the leaves appended so far (the right-most perfect subtrees fold first)."""
+        if not self._roots:
+            return hashlib.sha256(b"").digest()
+        head = self._roots[-1]
+        for left in reversed(self._roots[:-1]):
+            head = node_hash(left, head)
+        return head
+
+
 def inclusion_path(node: Node, index: int, size: int) -> list[bytes]:
     """PATH(index, D[0:size]) of RFC 9162 §2.1.3.1, bottom up."""
     if not 0 <= index < size:
@@ -93,3 +118,75 @@ def consistency_path(node: Node, first: int, second: int) -> list[bytes]:
         else:
             path.append(range_hash(node, lo, lo + k))
             lo, whole = lo + k, False
+
+
+# ---- verification (what an auditor or a witness runs on proofs it was given) ----------------------
+
+
+class _Short(Exception):
+    pass
+
+
+class _Path:
+    """Hands out a bottom-up proof's hashes top-down (the order the recursions above meet them)."""
+
+    def __init__(self, path: list[bytes]) -> None:
+        self.left = list(path)
+
+    def __call__(self) -> bytes:
+        if not self.left:
+            raise _Short
+        return self.left.pop()
+
+
+def root_from_inclusion(index: int, size: int, leaf: bytes, path: list[bytes]) -> bytes | None:
+    """The root that ``path`` (PATH(index, D[0:size]), bottom up) and the leaf hash lead to, walking the
+    same splits as :func:`inclusion_path`; None when the path has the wrong length."""
+    if not 0 <= index < size:
+        return None
+    take = _Path(path)
+
+    def walk(lo: int, hi: int) -> bytes:
+        if hi - lo == 1:
+            return leaf
+        k = split(hi - lo)
+        sibling = take()
+        return node_hash(walk(lo, lo + k), sibling) if index < lo + k else node_hash(sibling, walk(lo + k, hi))
+    try:
+        found = walk(0, size)
+    except _Short:
+        return None
+    return None if take.left else found
+
+
+def verify_inclusion(index: int, size: int, leaf: bytes, path: list[bytes], root_hash: bytes) -> bool:
+    return root_from_inclusion(index, size, leaf, path) == root_hash
+
+
+def verify_consistency(first: int, second: int, first_root: bytes, second_root: bytes, path: list[bytes]) -> bool:
+    """True when ``path`` (PROOF(first, D[0:second])) shows the tree of ``first`` leaves with
+    ``first_root`` is the prefix of the tree of ``second`` leaves with ``second_root``."""
+    if not 0 < first <= second:
+        return False
+    if first == second:
+        return not path and first_root == second_root
+    take = _Path(path)
+
+    def walk(lo: int, hi: int, whole: bool) -> tuple[bytes, bytes]:  # (old part, new part) of [lo, hi)
+        size = hi - lo
+        if first - lo == size:
+            known = first_root if whole else take()
+            return known, known
+        k = split(size)
+        if first - lo <= k:
+            right = take()
+            old, new = walk(lo, lo + k, whole)
+            return old, node_hash(new, right)
+        left = take()
+        old, new = walk(lo + k, hi, False)
+        return node_hash(left, old), node_hash(left, new)
+    try:
+        old, new = walk(0, second, True)
+    except _Short:
+        return False
+    return not take.left and old == first_root and new == second_root

@@ -1,25 +1,33 @@
-"""Verification for auditors: recompute the hash chain and hold it against signed checkpoints.
+"""Verification for auditors: recompute the hash chain and the Merkle tree, hold them against
+signed checkpoints, and check every stored snapshot.
 
 ``verify_log`` streams the log once (memory does not grow with the number of events), from the
-bytes as stored, so it needs neither the data-encryption key nor the lookup key. It stops at the
-first event that does not match and names it by ``seq`` with a short reason; reasons never carry
-event contents.
+bytes as stored, so it needs neither the data-encryption key nor the lookup key; it recomputes
+the tree head as it goes (``merkle.Frontier``) and compares it with every checkpoint's root. It
+stops at the first event that does not match and names it by ``seq`` with a short reason; reasons
+never carry event contents. ``verify_ledger`` adds the stored tree (the one proofs are served
+from) and, when the data key is at hand, every snapshot (``verify_snapshots``): a snapshot that
+does not open where it is stored is named by stream and version.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from eventsourcing.persistence import StoredEvent
 
 from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.eventlog.base import GENESIS_HASH, LogRecord
+from ledger.integrity import merkle
 from ledger.integrity.chain import load_public_key, record_hash
 from ledger.integrity.checkpoints import Checkpoint, CheckpointStore
+from ledger.sealing import SealError, SealingMapper
 
 PROGRESS_EVERY = 1000
 
@@ -41,6 +49,9 @@ class VerifyReport:
     reason: str | None = None
     signed: int = 0
     checkpoints: int = 0
+    root_hash: str | None = None
+    snapshots: int | None = None
+    bad_snapshots: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,7 +75,9 @@ def verify_log(
     below a checkpoint (truncated); or, with ``require_signed``, the log goes on past the last
     checkpoint (unsigned events, e.g. forged appends). ``progress(checked)`` is called every
     ``PROGRESS_EVERY`` events and at the end. ``public_key`` is raw Ed25519 bytes or PEM; without one
-    (no signing key yet) only the chain is checked and ``checkpoints`` is 0.
+    (no signing key yet) only the chain is checked and ``checkpoints`` is 0. A checkpoint with a
+    root (``root_hash``) must also equal the Merkle root recomputed from the chain at its size
+    (a checkpoint of another tree fails there); the report's ``root_hash`` is the head's.
     """
     anchors: dict[int, Checkpoint] = {}
     candidates = [*checkpoints, *([trusted] if trusted is not None else [])] if public_key is not None else []
@@ -80,6 +93,7 @@ def verify_log(
         return VerifyReport(False, checked, head, seq, reason, signed, len(candidates))
 
     prev_hash, checked, signed = GENESIS_HASH, 0, 0
+    tree = merkle.Frontier()
     stream = iter(records)
     for record in stream:
         seq = checked + 1
@@ -89,11 +103,14 @@ def verify_log(
             return failed(seq, "prev_hash does not link to the previous event", seq)
         if record_hash(prev_hash, record) != record.hash:
             return failed(seq, "hash does not match the stored bytes", seq)
+        tree.append(bytes.fromhex(record.hash))
         anchor = anchors.get(seq)
         if anchor is not None:
             if anchor.hash != record.hash:
                 reason = f"differs from the {_kind(seq, trusted)} at seq {seq}: rewritten after seq {signed}"
                 return failed(seq, reason, seq)
+            if anchor.root_hash is not None and anchor.root_hash != tree.root().hex():
+                return failed(seq, f"the {_kind(seq, trusted)} at seq {seq} signs another Merkle tree", seq)
             signed = seq
         prev_hash, checked = record.hash, seq
         if progress is not None and checked % PROGRESS_EVERY == 0:
@@ -106,7 +123,7 @@ def verify_log(
         return failed(checked + 1, reason, checked)
     if require_signed and checked > signed:
         return failed(signed + 1, f"event not covered by any signed checkpoint (signed up to seq {signed})", checked)
-    return VerifyReport(True, checked, checked, None, None, signed, len(candidates))
+    return VerifyReport(True, checked, checked, None, None, signed, len(candidates), tree.root().hex())
 
 
 def _kind(seq: int, trusted: Checkpoint | None) -> str:
@@ -165,5 +182,58 @@ def verify_ledger(
     with ExitStack() as stack:
         kafka = settings.backend == "kafka" and use_topic
         records = stack.enter_context(topic_records(settings)) if kafka else ledger.iter_log()
-        return verify_log(records, store.checkpoints(), key, trusted, tick, require_signed=require_signed,
-                          ledger_name=settings.ledger_name)
+        report = verify_log(records, store.checkpoints(), key, trusted, tick, require_signed=require_signed,
+                            ledger_name=settings.ledger_name)
+    if report.ok and report.checked:
+        stored_root = ledger.log.merkle(lambda node, size: merkle.root(node, report.checked).hex()
+                                        if size >= report.checked else None)
+        if stored_root != report.root_hash:
+            return replace(report, ok=False, first_bad_seq=report.checked,
+                           reason="the stored Merkle tree does not match the log (its proofs would not verify)")
+    mapper = ledger.mapper
+    if not isinstance(mapper, SealingMapper) or not mapper.seals:
+        return report
+    bad = verify_snapshots(ledger)
+    report = replace(report, snapshots=bad.checked, bad_snapshots=bad.problems)
+    if report.ok and bad.problems:
+        first = bad.problems[0]
+        reason = f"the snapshot of {first['stream']} at version {first['version']} {first['reason']}"
+        return replace(report, ok=False, reason=f"{len(bad.problems)} bad snapshot(s); {reason}")
+    return report
+
+
+@dataclass(frozen=True)
+class SnapshotCheck:
+    checked: int
+    problems: list[dict[str, Any]]
+
+
+def verify_snapshots(ledger: Ledger, limit: int = 100) -> SnapshotCheck:
+    """Opens every stored snapshot under its binding (``ledger.sealing``): one moved to another
+    stream or version, altered, or over events that were rewritten does not open. Returns how
+    many were checked and the first ``limit`` bad ones by stream and version (never content)."""
+    recorder = ledger.snapshots.recorder if ledger.snapshots is not None else None
+    datastore, table = getattr(recorder, "datastore", None), getattr(recorder, "events_table_name", None)
+    if datastore is None or table is None:
+        return SnapshotCheck(0, [])
+    checked, problems, after = 0, list[dict[str, Any]](), ("", -1)
+    select = (f"SELECT originator_id, originator_version, topic, state FROM {table} "
+              "WHERE (originator_id, originator_version) > (?, ?) ORDER BY originator_id, originator_version LIMIT 500")
+    while True:
+        with datastore.transaction(commit=False) as cursor:
+            cursor.execute(select, after)
+            rows = cursor.fetchall()
+        if not rows:
+            break
+        for stream, version, topic, state in rows:
+            checked += 1
+            stored = StoredEvent(UUID(str(stream)), version, topic, bytes(state))
+            try:
+                ledger.mapper.to_domain_event(stored)
+            except Exception as error:  # any failure to open is the finding
+                if len(problems) < limit:
+                    reason = "does not open where it is stored" if isinstance(error, SealError) \
+                        else f"does not decode ({type(error).__name__})"
+                    problems.append({"stream": str(UUID(str(stream))), "version": version, "reason": reason})
+        after = (rows[-1][0], rows[-1][1])
+    return SnapshotCheck(checked, problems)

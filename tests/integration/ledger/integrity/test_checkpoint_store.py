@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.config import Settings
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
@@ -23,6 +25,7 @@ from ledger.integrity.checkpoints import (
 )
 
 HASH = "ab" * 32
+ROOT = "cd" * 32
 
 
 @pytest.fixture
@@ -65,12 +68,14 @@ def test_loading_a_missing_signing_key_says_how_to_make_one(settings: Settings) 
 def test_a_signed_checkpoint_round_trips_through_json_and_verifies(settings: Settings) -> None:
     init_signing_key(settings)
     signer = Signer.load(settings)
-    checkpoint = signer.sign("ledger", 42, HASH, "2026-06-30T08:00:00Z")
+    checkpoint = signer.sign("ledger", 42, HASH, "2026-06-30T08:00:00Z", ROOT)
     again = Checkpoint.from_json(checkpoint.to_json())
     assert again == checkpoint
     assert again.verifies(signer.public_key_pem)
     assert again.verifies(raw_public_key(signer.public_key_pem))
     assert not Checkpoint.from_json(checkpoint.to_json().replace("42", "43")).verifies(signer.public_key_pem)
+    assert not replace(checkpoint, root_hash=HASH).verifies(signer.public_key_pem)
+    assert Checkpoint.from_note(checkpoint.note(signer.public_key_pem), signer.public_key_pem) == checkpoint
 
 
 @pytest.mark.parametrize("text", ["{}", "[1]", "not json", '{"ledger_name": "l", "seq": "1", "hash": "h", '
@@ -115,3 +120,22 @@ def test_publishing_the_same_public_key_twice_keeps_one_row(tmp_path: Path) -> N
     store.close()
     with sqlite3.connect(tmp_path / "audit.db") as db:
         assert db.execute("SELECT count(*) FROM public_keys").fetchone() == (2,)
+
+
+def test_a_store_from_before_the_merkle_tree_opens_and_its_checkpoints_still_verify(tmp_path: Path) -> None:
+    """Rows written without a root keep it NULL and verify over the bytes they were signed over then."""
+    signer = Signer(Ed25519PrivateKey.generate())
+    legacy_signature = signer._key.sign(checkpoint_bytes("ledger", 7, HASH, "2026-06-30T08:00:00Z")).hex()
+    with sqlite3.connect(tmp_path / "audit.db") as db:
+        db.execute("CREATE TABLE checkpoints (id INTEGER PRIMARY KEY AUTOINCREMENT, ledger_name TEXT NOT NULL,"
+                   " seq INTEGER NOT NULL, hash TEXT NOT NULL, time TEXT NOT NULL, signature TEXT NOT NULL)")
+        db.execute("INSERT INTO checkpoints (ledger_name, seq, hash, time, signature) VALUES (?,?,?,?,?)",
+                   ("ledger", 7, HASH, "2026-06-30T08:00:00Z", legacy_signature))
+    store = CheckpointStore(tmp_path / "audit.db")
+    old = store.latest()
+    assert old is not None and old.root_hash is None and old.verifies(signer.public_key_pem)
+    new = signer.sign("ledger", 9, HASH, "2026-07-01T08:00:00Z", ROOT)
+    store.append(new)
+    assert store.checkpoints() == [old, new]
+    assert Checkpoint.from_json(old.to_json()) == old
+    store.close()

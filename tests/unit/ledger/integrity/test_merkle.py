@@ -3,28 +3,11 @@ algorithms (§2.1.3.2, §2.1.4.2), written here from the text, not taken from th
 
 from __future__ import annotations
 
-import hashlib
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.integrity import merkle
-
-
-def h(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
-
-
-def mth(leaves: list[bytes]) -> bytes:
-    """MTH(D[n]) exactly as RFC 9162 §2.1.1 defines it (leaves are the entries, not yet hashed)."""
-    if not leaves:
-        return h(b"")
-    if len(leaves) == 1:
-        return h(b"\x00" + leaves[0])
-    k = 1
-    while k * 2 < len(leaves):
-        k *= 2
-    return h(b"\x01" + mth(leaves[:k]) + mth(leaves[k:]))
+from tests.unit.ledger.integrity.rfc9162 import mth, verify_consistency, verify_inclusion
 
 
 def stored(leaves: list[bytes]) -> merkle.Node:
@@ -33,57 +16,6 @@ def stored(leaves: list[bytes]) -> merkle.Node:
         width = 1 << level
         return mth(leaves[index * width:(index + 1) * width])
     return node
-
-
-def verify_inclusion(leaf_index: int, tree_size: int, leaf: bytes, path: list[bytes], root: bytes) -> bool:
-    """RFC 9162 §2.1.3.2."""
-    if leaf_index >= tree_size:
-        return False
-    fn, sn, r = leaf_index, tree_size - 1, leaf
-    for p in path:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            r = h(b"\x01" + p + r)
-            if not fn & 1:
-                while fn & 1 == 0 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = h(b"\x01" + r + p)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and r == root
-
-
-def verify_consistency(first: int, second: int, first_root: bytes, second_root: bytes, path: list[bytes]) -> bool:
-    """RFC 9162 §2.1.4.2."""
-    if first == second:
-        return not path and first_root == second_root
-    if not path:
-        return False
-    if first & (first - 1) == 0:  # a power of two: the old root starts the path
-        path = [first_root, *path]
-    fn, sn = first - 1, second - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            fr = h(b"\x01" + c + fr)
-            sr = h(b"\x01" + c + sr)
-            if not fn & 1:
-                while fn & 1 == 0 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            sr = h(b"\x01" + sr + c)
-        fn >>= 1
-        sn >>= 1
-    return fr == first_root and sr == second_root and sn == 0
 
 
 def flip(data: bytes) -> bytes:
@@ -131,3 +63,40 @@ def test_a_leaf_completes_the_subtrees_above_it() -> None:
     assert merkle.completed(1) == [(1, 0)]
     assert merkle.completed(3) == [(1, 1), (2, 0)]
     assert merkle.completed(7) == [(1, 3), (2, 1), (3, 0)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(entries, st.data())
+def test_the_ledgers_own_verifiers_agree_with_the_rfc_on_good_and_altered_proofs(
+    leaves: list[bytes], data: st.DataObject
+) -> None:
+    """What a witness and the offline evidence check run: accepts what the RFC accepts, and only that."""
+    node, size = stored(leaves), data.draw(st.integers(1, len(leaves)))
+    index, first = data.draw(st.integers(0, size - 1)), data.draw(st.integers(1, size))
+    root, old = mth(leaves[:size]), mth(leaves[:first])
+    inclusion = merkle.inclusion_path(node, index, size)
+    consistency = merkle.consistency_path(node, first, size)
+    leaf = merkle.leaf_hash(leaves[index])
+    assert merkle.verify_inclusion(index, size, leaf, inclusion, root)
+    assert merkle.verify_consistency(first, size, old, root, consistency)
+    for at in range(len(inclusion)):
+        bad = [*inclusion[:at], flip(inclusion[at]), *inclusion[at + 1:]]
+        assert not merkle.verify_inclusion(index, size, leaf, bad, root)
+        assert not verify_inclusion(index, size, leaf, bad, root)
+    for at in range(len(consistency)):
+        bad = [*consistency[:at], flip(consistency[at]), *consistency[at + 1:]]
+        assert not merkle.verify_consistency(first, size, old, root, bad)
+    assert not merkle.verify_inclusion(index, size, flip(leaf), inclusion, root)
+    assert not merkle.verify_inclusion(index, size, leaf, [*inclusion, leaf], root)
+    assert not merkle.verify_consistency(first, size, flip(old), root, consistency)
+    assert not merkle.verify_consistency(first, size, old, flip(root), consistency)
+    assert merkle.verify_consistency(first, size, old, root, [*consistency, root]) is False
+
+
+def test_the_frontier_has_the_rfc_root_at_every_size() -> None:
+    leaves = [bytes([i]) * 32 for i in range(70)]
+    frontier = merkle.Frontier()
+    assert frontier.root() == mth([])
+    for count, leaf in enumerate(leaves, start=1):
+        frontier.append(leaf)
+        assert (frontier.size, frontier.root()) == (count, mth(leaves[:count]))

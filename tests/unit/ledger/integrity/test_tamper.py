@@ -20,6 +20,7 @@ from ledger.eventlog.base import GENESIS_HASH, LogRecord
 from ledger.integrity.chain import first_break, record_hash
 from ledger.integrity.checkpoints import Checkpoint, Signer
 from ledger.integrity.verify import verify_log
+from tests.unit.ledger.integrity.rfc9162 import mth
 
 Records = list[LogRecord]
 STREAMS = [uuid5(UUID(int=0), f"stream-{n}") for n in range(3)]
@@ -114,7 +115,9 @@ CASES = [
 
 def sign_at(records: Records, seqs: Sequence[int], signer: Signer, ledger_name: str = "ledger") -> list[Checkpoint]:
     by_seq = {record.id: record for record in records}
-    return [signer.sign(ledger_name, seq, by_seq[seq].hash, "2026-06-30T08:00:00Z") for seq in seqs]
+    chain = [bytes.fromhex(by_seq[seq].hash) for seq in sorted(by_seq)]
+    return [signer.sign(ledger_name, seq, by_seq[seq].hash, "2026-06-30T08:00:00Z", mth(chain[:seq]).hex())
+            for seq in seqs]
 
 
 def assert_detected(case: Case, records: Records, signer: Signer) -> None:
