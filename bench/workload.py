@@ -13,6 +13,7 @@ from uuid import UUID
 
 from ledger import commands as c
 from ledger.application import Ledger
+from ledger.domain.values import id_check_character
 
 COMMUNITY = "CS-YL-001"
 START = date(2012, 1, 1)
@@ -48,7 +49,7 @@ def populate(ledger: Ledger, retirees: int) -> list[UUID]:
     ids = []
     for n in range(retirees):
         enrolled = ledger.handle(c.Enroll(
-            name=f"Retiree {n}", id_number=f"43010219500101{n:04d}", sex="male", birth_date=date(1950, 1, 1),
+            name=f"Retiree {n}", id_number=bench_id_number(n), sex="male", birth_date=date(1950, 1, 1),
             danwei_code="D-BENCH", danwei_name="Bench Works", retirement_date=date(2010, 1, 1),
             monthly_pension=Decimal("3000"), agency="CS-SIA", city="Changsha", district="Yuelu"))
         rid = UUID(enrolled.id)
@@ -56,6 +57,12 @@ def populate(ledger: Ledger, retirees: int) -> list[UUID]:
                                             effective_date=date(2011, 1, 1), approved_by="agency"))
         ids.append(rid)
     return ids
+
+
+def bench_id_number(n: int) -> str:
+    """A valid ID number (GB 11643 check character) of someone born on 1950-01-01, distinct per ``n``."""
+    first17 = f"43{n // 1000 % 100:02d}0219500101{n % 1000:03d}"
+    return first17 + id_check_character(first17)
 
 
 def service(rid: UUID, n: int) -> c.DeliverService:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -79,15 +80,52 @@ def index_rebuild(
     out().print(f"index rebuilt from the topic: {count} events in {settings.events_path}", soft_wrap=True)
 
 
+def integrity_bench(events: int, json_file: Path | None, markdown: bool) -> None:
+    """``ledger bench --integrity``: median of 5 interleaved rounds, ratio spread min to max."""
+    import tempfile
+
+    import orjson
+
+    from bench import integrity
+
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as root:
+        figures = [f.to_dict() for f in integrity.run(Path(root), events=events,
+                                                      report=lambda step: err().print(f"[dim]{step}[/dim]"))]
+    if json_file is not None:
+        json_file.write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2))
+    rows = [(str(f["metric"]), f"{f['ledger']:,.2f} {f['unit']}", f"{f['baseline']:,.2f} {f['unit']}",
+             f"{f['ratio']:.2f} ({f['ratio_min']:.2f}-{f['ratio_max']:.2f})", str(f["baseline_is"])) for f in figures]
+    if markdown:
+        typer.echo("| metric | ledger | baseline | ratio (min-max) | baseline is |\n|---|---:|---:|---:|---|")
+        for row in rows:
+            typer.echo("| " + " | ".join(row) + " |")
+        return
+    table = Table(title="ledger bench --integrity (median of 5 interleaved rounds)")
+    for column in ("metric", "ledger", "baseline", "ratio (min-max)", "baseline is"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    out().print(table)
+
+
 @app.command("bench")
 def bench(
     log: Annotated[str | None, typer.Option("--log", help="Also measure Kafka at kafka://HOST:PORT.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="A short run (smaller samples, noisier).")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table (for the README).")] = False,
+    integrity: Annotated[bool, typer.Option("--integrity", help="Only the Merkle tree's figures (appends, "
+                                            "proofs at --events events, verify), 5 interleaved rounds.")] = False,
+    events: Annotated[int, typer.Option("--events", min=100, max=10_000_000,
+                                        help="Log size for --integrity.")] = 100_000,
+    json_file: Annotated[Path | None, typer.Option("--json", dir_okay=False, help="Also write the figures as JSON.")]
+    = None,
 ) -> None:
     """Measure appends, rebuild and reads beside baselines taken in the same run (ratios are what count)."""
     from bench.run import Scale, run
 
+    if integrity:
+        integrity_bench(events // 5 if quick else events, json_file, markdown)
+        return
     if log is not None and not log.startswith("kafka://"):
         raise InvalidInputError("--log takes kafka://HOST:PORT (SQLite is always measured)")
     scale = Scale(appends=400, http_appends=100, reads=100, retirees=20, concurrent_per_writer=5) if quick else None
