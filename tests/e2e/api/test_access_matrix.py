@@ -67,6 +67,9 @@ READS: dict[str, tuple[int, ...]] = {
     "standards":                   (200,      200,       200,       200,       200,     200,    401,  401,    401),
     "projections_status":          (200,      200,       200,       200,       200,     200,    401,  401,    401),
     "audit_checkpoints":           (403,      403,       403,       403,       200,     403,    401,  401,    401),
+    # the served ledger has no signing key: nothing is signed, so an auditor gets 404 there
+    "audit_latest_checkpoint":     (403,      403,       403,       403,       404,     403,    401,  401,    401),
+    "audit_checkpoint_note":       (403,      403,       403,       403,       404,     403,    401,  401,    401),
     "audit_verify":                (403,      403,       403,       403,       200,     403,    401,  401,    401),
     "audit_tree_head":             (403,      403,       403,       403,       200,     403,    401,  401,    401),
     "audit_inclusion":             (403,      403,       403,       403,       200,     403,    401,  401,    401),
@@ -245,7 +248,8 @@ def test_the_tables_cover_every_endpoint_of_the_api(world: World) -> None:
         "GET /v1/projections/workload", "GET /v1/projections/satisfaction", "GET /v1/projections/pensions",
         "GET /v1/projections/standards", "GET /v1/projections/status", "GET /v1/audit/checkpoints",
         "GET /v1/audit/verify", "GET /v1/audit/public-key", "GET /health", "GET /v1/audit/tree-head",
-        "GET /v1/audit/proof/inclusion", "GET /v1/audit/proof/consistency",
+        "GET /v1/audit/proof/inclusion", "GET /v1/audit/proof/consistency", "GET /v1/audit/checkpoints/latest",
+        "GET /v1/audit/checkpoint",
     }
     assert operations == covered
     assert set(WRITE_CASES) == set(WRITES)
@@ -286,6 +290,8 @@ READ_PATHS: dict[str, Callable[[World], str]] = {
     "standards": lambda w: "/v1/projections/standards",
     "projections_status": lambda w: "/v1/projections/status",
     "audit_checkpoints": lambda w: "/v1/audit/checkpoints",
+    "audit_latest_checkpoint": lambda w: "/v1/audit/checkpoints/latest",
+    "audit_checkpoint_note": lambda w: "/v1/audit/checkpoint",
     "audit_verify": lambda w: "/v1/audit/verify",
     "audit_tree_head": lambda w: "/v1/audit/tree-head",
     "audit_inclusion": lambda w: "/v1/audit/proof/inclusion?seq=1&tree_size=2",
