@@ -15,7 +15,7 @@ version that exists already raises ``IntegrityError`` (the optimistic-concurrenc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
@@ -23,6 +23,8 @@ from uuid import UUID
 from eventsourcing.persistence import Notification, StoredEvent
 
 GENESIS_HASH = "0" * 64
+Row = tuple[int, str, int, str, bytes, "str | None", str, str]
+"""``(seq, canonical stream id, version, topic, state, event_id, prev_hash, hash)``."""
 T = TypeVar("T")
 Node = Callable[[int, int], bytes]
 
@@ -71,7 +73,19 @@ class EventLog(Protocol):
         (``ledger.integrity.merkle``), which grows in the same transaction as the log."""
         ...
 
+    def raw_rows(self, after: int = 0, batch: int = 10_000) -> Iterator[Row]:
+        """Every record with ``seq > after`` in seq order as a plain ``Row`` tuple, read in batches:
+        no UUID or record objects (what verification streams)."""
+        ...
+
 
 def canonical_id(originator_id: UUID | str) -> str:
     """The form of a stream id that is hashed and exported (UUIDs with dashes)."""
     return str(originator_id)
+
+
+def as_rows(records: Iterator[LogRecord] | Sequence[LogRecord]) -> Iterator[Row]:
+    """``LogRecord``s as ``Row`` tuples (for logs read another way, e.g. a Kafka topic)."""
+    for r in records:
+        yield (r.id, canonical_id(r.originator_id), r.originator_version, r.topic, r.state, r.event_id,
+               r.prev_hash, r.hash)

@@ -24,7 +24,7 @@ from eventsourcing.sqlite import (
 )
 
 from ledger.eventlog import tree
-from ledger.eventlog.base import GENESIS_HASH, LogRecord, canonical_id
+from ledger.eventlog.base import GENESIS_HASH, LogRecord, Row, canonical_id
 from ledger.integrity import merkle
 from ledger.integrity.chain import link_hash
 
@@ -65,6 +65,22 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         c.execute(self._head_statement)
         row = c.fetchone()
         return int(row[0]) if row else 0
+
+    def raw_rows(self, after: int = 0, batch: int = 10_000) -> Iterator[Row]:
+        """Records as ``Row`` tuples, the stream id put in canonical form by SQLite itself."""
+        stream = ("CASE WHEN length(originator_id) = 32 THEN substr(originator_id, 1, 8) || '-' || "
+                  "substr(originator_id, 9, 4) || '-' || substr(originator_id, 13, 4) || '-' || "
+                  "substr(originator_id, 17, 4) || '-' || substr(originator_id, 21) ELSE originator_id END")
+        select = (f"SELECT rowid, {stream}, originator_version, topic, state, event_id, prev_hash, hash "
+                  f"FROM {self.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?")
+        while True:
+            with self.datastore.transaction(commit=False) as c:
+                c.execute(select, (after, batch))
+                rows = c.fetchall()
+            if not rows:
+                return
+            yield from rows
+            after = rows[-1][0]
 
     def merkle(self, work: Callable[[merkle.Node, int], T]) -> T:
         """Runs ``work(node, tree_size)`` on one consistent read of the stored tree."""

@@ -32,11 +32,18 @@ def link_hash_of_digest(
     prev_hash: str, seq: int, originator_id: str, version: int, topic: str, event_id: str | None, state_digest: bytes
 ) -> str:
     """The same link, from the SHA-256 digest of the state (what evidence bundles carry)."""
-    digest = sha256(bytes.fromhex(prev_hash))
-    digest.update(orjson.dumps([seq, originator_id, version, topic, event_id]))
+    return link_digest(bytes.fromhex(prev_hash), seq, originator_id, version, topic, event_id, state_digest).hex()
+
+
+def link_digest(
+    prev: bytes, seq: int, originator_id: str, version: int, topic: str, event_id: str | None, state_digest: bytes
+) -> bytes:
+    """The one definition of a link, on bytes: ``SHA-256(prev ‖ header ‖ "\n" ‖ SHA-256(state))``."""
+    digest = sha256(prev)
+    digest.update(orjson.dumps((seq, originator_id, version, topic, event_id)))
     digest.update(b"\n")
     digest.update(state_digest)
-    return digest.hexdigest()
+    return digest.digest()
 
 
 def record_hash(prev_hash: str, record: LogRecord) -> str:

@@ -64,10 +64,11 @@ class Frontier:
         self.size = 0
 
     def append(self, chain_hash: bytes) -> None:
-        top, size = leaf_hash(chain_hash), self.size
+        sha, roots = hashlib.sha256, self._roots
+        top, size = sha(b"\x00" + chain_hash).digest(), self.size
         while size & 1:
-            top, size = node_hash(self._roots.pop(), top), size >> 1
-        self._roots.append(top)
+            top, size = sha(b"\x01" + roots.pop() + top).digest(), size >> 1
+        roots.append(top)
         self.size += 1
 
     def root(self) -> bytes:

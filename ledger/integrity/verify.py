@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from hashlib import sha256
 from typing import Any
 from uuid import UUID
 
@@ -23,9 +24,9 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.application import Ledger
 from ledger.config import Settings
-from ledger.eventlog.base import GENESIS_HASH, LogRecord
+from ledger.eventlog.base import GENESIS_HASH, LogRecord, Row, as_rows
 from ledger.integrity import merkle
-from ledger.integrity.chain import load_public_key, record_hash
+from ledger.integrity.chain import link_digest, load_public_key
 from ledger.integrity.checkpoints import Checkpoint, CheckpointStore
 from ledger.sealing import SealError, SealingMapper
 
@@ -67,7 +68,22 @@ def verify_log(
     require_signed: bool = False,
     ledger_name: str | None = None,
 ) -> VerifyReport:
-    """Verifies ``records`` (the whole log, in seq order from 1) against the chain and checkpoints.
+    """``verify_rows`` over ``LogRecord``s (a Kafka topic, tests)."""
+    return verify_rows(as_rows(iter(records)), checkpoints, public_key, trusted, progress,
+                       require_signed=require_signed, ledger_name=ledger_name)
+
+
+def verify_rows(
+    rows: Iterable[Row],
+    checkpoints: Sequence[Checkpoint],
+    public_key: bytes | None,
+    trusted: Checkpoint | None = None,
+    progress: Callable[[int], None] | None = None,
+    *,
+    require_signed: bool = False,
+    ledger_name: str | None = None,
+) -> VerifyReport:
+    """Verifies ``rows`` (the whole log, in seq order from 1) against the chain and checkpoints.
 
     Fails when: a record is missing, out of order or its ``prev_hash``/``hash`` do not match the
     bytes; a checkpoint (or ``trusted``, the auditor's own copy) has a bad signature, names another
@@ -77,7 +93,8 @@ def verify_log(
     ``PROGRESS_EVERY`` events and at the end. ``public_key`` is raw Ed25519 bytes or PEM; without one
     (no signing key yet) only the chain is checked and ``checkpoints`` is 0. A checkpoint with a
     root (``root_hash``) must also equal the Merkle root recomputed from the chain at its size
-    (a checkpoint of another tree fails there); the report's ``root_hash`` is the head's.
+    (a checkpoint of another tree fails there); the report's ``root_hash`` is the head's. The loop
+    keeps digests as bytes and builds no objects per row.
     """
     anchors: dict[int, Checkpoint] = {}
     candidates = [*checkpoints, *([trusted] if trusted is not None else [])] if public_key is not None else []
@@ -89,32 +106,34 @@ def verify_log(
         anchors[checkpoint.seq] = checkpoint
 
     def failed(seq: int, reason: str, last_read: int) -> VerifyReport:
-        head = max(last_read, max((record.id for record in stream), default=0))  # the rest is read, not checked
+        head = max(last_read, max((row[0] for row in stream), default=0))  # the rest is read, not checked
         return VerifyReport(False, checked, head, seq, reason, signed, len(candidates))
 
-    prev_hash, checked, signed = GENESIS_HASH, 0, 0
-    tree = merkle.Frontier()
-    stream = iter(records)
-    for record in stream:
+    prev_hex, prev, checked, signed = GENESIS_HASH, bytes(32), 0, 0
+    tree, sha, progress_at = merkle.Frontier(), sha256, PROGRESS_EVERY if progress is not None else -1
+    stream = iter(rows)
+    for seq_read, stream_id, version, topic, state, event_id, prev_hash, hash_hex in stream:
         seq = checked + 1
-        if record.id != seq:
-            return failed(seq, f"expected seq {seq}, found seq {record.id}: events missing or reordered", record.id)
-        if record.prev_hash != prev_hash:
+        if seq_read != seq:
+            return failed(seq, f"expected seq {seq}, found seq {seq_read}: events missing or reordered", seq_read)
+        if prev_hash != prev_hex:
             return failed(seq, "prev_hash does not link to the previous event", seq)
-        if record_hash(prev_hash, record) != record.hash:
+        digest = link_digest(prev, seq, stream_id, version, topic, event_id, sha(state).digest())
+        if digest.hex() != hash_hex:
             return failed(seq, "hash does not match the stored bytes", seq)
-        tree.append(bytes.fromhex(record.hash))
-        anchor = anchors.get(seq)
-        if anchor is not None:
-            if anchor.hash != record.hash:
+        tree.append(digest)
+        if seq in anchors:
+            anchor = anchors[seq]
+            if anchor.hash != hash_hex:
                 reason = f"differs from the {_kind(seq, trusted)} at seq {seq}: rewritten after seq {signed}"
                 return failed(seq, reason, seq)
             if anchor.root_hash is not None and anchor.root_hash != tree.root().hex():
                 return failed(seq, f"the {_kind(seq, trusted)} at seq {seq} signs another Merkle tree", seq)
             signed = seq
-        prev_hash, checked = record.hash, seq
-        if progress is not None and checked % PROGRESS_EVERY == 0:
+        prev_hex, prev, checked = hash_hex, digest, seq
+        if checked == progress_at and progress is not None:
             progress(checked)
+            progress_at += PROGRESS_EVERY
     if progress is not None and checked % PROGRESS_EVERY:
         progress(checked)
     beyond = [seq for seq in anchors if seq > checked]
@@ -181,9 +200,9 @@ def verify_ledger(
     tick = (lambda done: progress(done, total)) if progress is not None else None
     with ExitStack() as stack:
         kafka = settings.backend == "kafka" and use_topic
-        records = stack.enter_context(topic_records(settings)) if kafka else ledger.iter_log()
-        report = verify_log(records, store.checkpoints(), key, trusted, tick, require_signed=require_signed,
-                            ledger_name=settings.ledger_name)
+        rows = as_rows(stack.enter_context(topic_records(settings))) if kafka else ledger.log.raw_rows()
+        report = verify_rows(rows, store.checkpoints(), key, trusted, tick, require_signed=require_signed,
+                             ledger_name=settings.ledger_name)
     if report.ok and report.checked:
         stored_root = ledger.log.merkle(lambda node, size: merkle.root(node, report.checked).hex()
                                         if size >= report.checked else None)

@@ -13,7 +13,7 @@ in one SQLite file, in the same ``stored_events`` table as the embedded log.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -24,7 +24,7 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from ledger.errors import IntegrityViolationError
 from ledger.eventlog import tree
-from ledger.eventlog.base import GENESIS_HASH, LogRecord, canonical_id
+from ledger.eventlog.base import GENESIS_HASH, LogRecord, Row, canonical_id
 from ledger.eventlog.sqlite import LedgerSQLiteRecorder, immediate
 from ledger.integrity import merkle
 from ledger.integrity.chain import link_hash
@@ -104,6 +104,9 @@ class KafkaIndex(Protocol):
     def merkle(self, work: Callable[[merkle.Node, int], T]) -> T:
         """Runs ``work(node, tree_size)`` on one consistent read of the stored Merkle tree."""
 
+    def raw_rows(self, after: int = 0, batch: int = 10_000) -> Iterator[Row]:
+        """Every record after ``after`` as ``Row`` tuples, in seq order."""
+
 
 POSITIONS_TABLE = ("CREATE TABLE IF NOT EXISTS kafka_positions "
                    "(partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL)")
@@ -132,6 +135,9 @@ class SQLiteKafkaIndex:
 
     def merkle(self, work: Callable[[merkle.Node, int], T]) -> T:
         return self._events.merkle(work)
+
+    def raw_rows(self, after: int = 0, batch: int = 10_000) -> Iterator[Row]:
+        return self._events.raw_rows(after, batch)
 
     # ---- reading -------------------------------------------------------------------------------
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent, Subscription
 from kafka import KafkaProducer
 
-from ledger.eventlog.base import LogRecord
+from ledger.eventlog.base import LogRecord, Row
 from ledger.eventlog.kafka.catchup import catch_up
 from ledger.eventlog.kafka.index import KafkaIndex
 from ledger.eventlog.kafka.records import KafkaConfig
@@ -56,6 +56,9 @@ class KafkaRecorder(ApplicationRecorder):
 
     def merkle(self, work: Callable[[merkle.Node, int], T]) -> T:
         return self.index.merkle(work)
+
+    def raw_rows(self, after: int = 0, batch: int = 10_000) -> Iterator[Row]:
+        return self.index.raw_rows(after, batch)
 
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription[ApplicationRecorder]:
         """Not supported: projections read the topic (``TopicReader``) or poll the index."""
