@@ -22,11 +22,12 @@ import typer
 from rich.table import Table
 
 from cli import audit as cli_audit
+from cli import backup as cli_backup  # noqa: F401  (registers backup and restore)
 from cli import ops as cli_ops  # noqa: F401  (registers their commands on the app)
 from cli.base import app, day, err, fail, out, progress, projections_app, stream_id
 from ledger.config import Settings
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
-from ledger.exchange.ndjson import export_ndjson, import_ndjson
+from ledger.exchange.ndjson import export_ndjson, import_ndjson, write_id_map
 from ledger.files import open_private
 from ledger.privacy import personal_fields, redact_event
 from runtime.bootstrap import opened
@@ -207,13 +208,26 @@ def export(
 def import_(
     file: Annotated[Path, typer.Argument(metavar="FILE", exists=True, dir_okay=False, allow_dash=True,
                                          help="NDJSON written by `ledger export` (- for stdin).")],
+    id_map: Annotated[Path | None, typer.Option("--id-map", dir_okay=False,
+                                                help="Where to write the old_id,new_id CSV of the retirees "
+                                                     "(default: FILE.id-map.csv; import.id-map.csv for stdin).")
+                      ] = None,
 ) -> None:
-    """Append the events of an NDJSON file; stops at the first bad line (earlier lines are kept)."""
+    """Append the events of an NDJSON file (a migration: new retiree ids, new seqs, author `import`);
+    stops at the first bad line (earlier lines are kept). `ledger backup`/`restore` keep ids and hashes."""
     lines = sys.stdin.buffer.readlines() if str(file) == "-" else file.read_bytes().splitlines(keepends=True)
-    with opened(Settings.from_env()) as services:
-        with progress("importing") as tick:
-            report = import_ndjson(services.ledger, lines, progress=tick)
-        services.settle()
+    map_path = id_map or (Path("import.id-map.csv") if str(file) == "-" else file.with_name(file.name + ".id-map.csv"))
+    ids: dict[str, UUID] = {}
+    try:
+        with opened(Settings.from_env()) as services:
+            with progress("importing") as tick:
+                report = import_ndjson(services.ledger, lines, progress=tick, id_map=ids)
+            services.settle()
+    finally:  # the ids created before a bad line are real: keep their map too
+        if ids or id_map is not None:
+            written = write_id_map(map_path, ids)
+            err().print(f"id map of {written} retirees (old_id,new_id) written to {map_path} (mode 0600)",
+                        soft_wrap=True)
     out().print(f"imported {report.lines} lines: {report.appended} appended, {report.replayed} already present "
                  f"({report.communities} communities, {report.retirees} retirees)", soft_wrap=True)
 

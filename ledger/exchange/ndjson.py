@@ -18,7 +18,12 @@ Import contract:
   its own, and records the import's ``principal`` as the author;
 * retiree stream ids from the file are mapped to the ids created by the file's own Enrolled lines
   (enrollment creates a new id); a retiree line whose stream the file did not enroll names a retiree of
-  the target ledger directly;
+  the target ledger directly. The map (old id → new id) is handed back in ``id_map`` as the lines go,
+  so it holds the retirees created before a bad line too; ``write_id_map`` stores it as CSV;
+  community ids do not change (they derive from the community code);
+* an import is a migration, not a backup: it gives retirees new ids, new seqs and hashes and records
+  the importer as the author, so checkpoints of the source do not verify against the target
+  (``ledger.exchange.backup`` keeps them);
 * import STOPS at the first bad line (invalid JSON, unknown type, missing/extra/ill-typed field, broken
   rule) with ``ImportLineError(line_no, reason)``: each line is its own atomic append, so every line before
   it is kept and nothing of the bad line is saved. Blank lines are skipped. Reasons never quote values.
@@ -31,6 +36,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass
 from itertools import takewhile
+from pathlib import Path
 from typing import IO, Any, cast
 from uuid import UUID
 
@@ -44,6 +50,7 @@ from ledger.domain.community import Community
 from ledger.domain.retiree import Retiree
 from ledger.errors import InvalidInputError, LedgerError, NotFoundError, RuleViolationError
 from ledger.eventlog.base import LogRecord
+from ledger.files import open_private
 
 Progress = Callable[[int, int], None]
 LINE_KEYS = frozenset({"seq", "stream", "aggregate", "version", "type", "event_id", "recorded_by", "timestamp", "data"})
@@ -134,14 +141,16 @@ def _line(ledger: Ledger, record: LogRecord, codes: dict[UUID, str]) -> dict[str
 
 
 def import_ndjson(
-    ledger: Ledger, lines: Iterable[bytes], principal: str = "import", progress: Progress | None = None
+    ledger: Ledger, lines: Iterable[bytes], principal: str = "import", progress: Progress | None = None,
+    id_map: dict[str, UUID] | None = None,
 ) -> ImportReport:
     """Appends every line through ``Ledger.handle``; see the module docstring for the contract.
 
-    ``progress(done, total)`` counts lines; ``total`` is 0 when ``lines`` has no length.
+    ``progress(done, total)`` counts lines; ``total`` is 0 when ``lines`` has no length. ``id_map``
+    receives each retiree stream of the file (str) with the id its enrollment has in the ledger.
     """
     total = len(lines) if isinstance(lines, Sized) else 0
-    streams: dict[str, UUID] = {}
+    streams: dict[str, UUID] = {} if id_map is None else id_map
     kinds: Counter[type] = Counter()
     appended = replayed = line_no = 0
     if progress is not None:
@@ -157,6 +166,14 @@ def import_ndjson(
     if progress is not None:
         progress(line_no, total or line_no)
     return ImportReport(appended + replayed, appended, replayed, kinds[c.Enroll], kinds[c.RegisterCommunity])
+
+
+def write_id_map(path: Path, id_map: dict[str, UUID]) -> int:
+    """Writes an import's id map as CSV (``old_id,new_id`` header, one retiree a row; mode 0600)."""
+    with open_private(path) as out:
+        out.write(b"old_id,new_id\n")
+        out.writelines(f"{old},{new}\n".encode() for old, new in id_map.items())
+    return len(id_map)
 
 
 def _import_line(

@@ -19,10 +19,10 @@ from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.domain.values import community_uuid
 from ledger.errors import NotFoundError
-from ledger.exchange.ndjson import ImportLineError, export_ndjson, import_ndjson
+from ledger.exchange.ndjson import ImportLineError, export_ndjson, import_ndjson, write_id_map
 
 TODAY = date(2026, 6, 30)
-ID_NUMBER = "430104195003071234"
+ID_NUMBER = "430104195003071239"  # born 1950-03-07, valid check digit
 
 
 def _ledger(home: Path) -> Ledger:
@@ -261,3 +261,21 @@ def test_blank_lines_are_skipped_and_progress_counts_lines(source: Ledger, targe
 
     assert report.lines == 10
     assert calls[0] == (0, 12) and calls[-1] == (12, 12)
+
+
+def test_the_id_map_names_each_retiree_of_the_file_with_its_new_id_also_before_a_bad_line(
+    source: Ledger, target: Ledger, tmp_path: Path
+) -> None:
+    lines = _export(source)
+    old = source.find_retiree(ID_NUMBER)
+    ids: dict[str, UUID] = {}
+
+    with pytest.raises(ImportLineError):
+        import_ndjson(target, _with_line(lines, len(lines) - 1, b"oops\n"), id_map=ids)
+    new = target.find_retiree(ID_NUMBER)
+    written = write_id_map(tmp_path / "ids.csv", ids)
+
+    assert new is not None and new != old
+    assert ids == {str(old): new} and written == 1
+    assert (tmp_path / "ids.csv").read_text() == f"old_id,new_id\n{old},{new}\n"
+    assert oct((tmp_path / "ids.csv").stat().st_mode & 0o777) == "0o600"
