@@ -35,6 +35,7 @@ class Settings:
     encrypt: bool = True
     checkpoint_every: int = 1000
     kafka_options: tuple[tuple[str, str], ...] = ()
+    aggregate_cache: int = 10_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -50,6 +51,7 @@ class Settings:
             encrypt=env.get("LEDGER_ENCRYPT", "1").lower() not in ("0", "false", "no", "off"),
             checkpoint_every=_int(env.get("LEDGER_CHECKPOINT_EVERY", "1000"), "LEDGER_CHECKPOINT_EVERY"),
             kafka_options=tuple(sorted((k, v) for k, v in env.items() if k in KAFKA_TUNING)),
+            aggregate_cache=_int(env.get("LEDGER_AGGREGATE_CACHE", "10000"), "LEDGER_AGGREGATE_CACHE", minimum=0),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)  # type: ignore[arg-type]
@@ -95,11 +97,11 @@ class Settings:
         return self.log_url.removeprefix("kafka://")
 
 
-def _int(raw: str, name: str) -> int:
+def _int(raw: str, name: str, minimum: int = 1) -> int:
     try:
         value = int(raw)
     except ValueError:
         raise InvalidInputError(f"{name} must be an integer, got {raw!r}") from None
-    if value < 1:
-        raise InvalidInputError(f"{name} must be positive, got {value}")
+    if value < minimum:
+        raise InvalidInputError(f"{name} must be at least {minimum}, got {value}")
     return value

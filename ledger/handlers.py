@@ -70,7 +70,7 @@ class Unit:
     def city_of(self, code: str) -> str:
         """The city of a community a retiree moves to (RuleViolationError if it is not registered)."""
         try:
-            return self.ledger.community(code).city
+            return self.ledger.community(code, read_only=True).city
         except NotFoundError:
             raise RuleViolationError("community_registered", f"community {code} is not registered") from None
 

@@ -190,8 +190,8 @@ class Retiree(PensionDecisions, Aggregate):
         def apply(self, r: Retiree) -> None:
             if self.service_id is None:
                 r.overall_rated_on.append(self.rated_on)
-            else:
-                r.services[self.service_id]["rated"] = True
+            else:  # a new entry, never a change in place (see Retiree.__deepcopy__)
+                r.services[self.service_id] = {**r.services[self.service_id], "rated": True}
 
     class Deceased(Event):
         date_of_death: date
@@ -224,6 +224,17 @@ class Retiree(PensionDecisions, Aggregate):
         services: dict[str, dict[str, Any]]
         overall_rated_on: list[date]
         date_of_death: date | None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Retiree:
+        """The copy the repository's aggregate cache hands to a command: every list, dict and set one
+        level deep, since the events only append to them or replace their items, never change an item
+        in place. O(size) in C instead of a generic deep copy of every service entry."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update({
+            name: type(value)(value) if isinstance(value, list | dict | set) else value
+            for name, value in self.__dict__.items()
+        })
+        return clone
 
     # ---- commands -------------------------------------------------------------------------
 

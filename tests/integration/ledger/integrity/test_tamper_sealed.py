@@ -30,7 +30,8 @@ from tests.integration.ledger.test_sealing import adjust, enroll, rewrite, snaps
 @pytest.fixture
 def signed(backend_settings: Settings) -> Iterator[tuple[Ledger, CheckpointStore, UUID, UUID]]:  # noqa: F811
     """Two retirees in two cities with one snapshot each (interval 3), and a checkpoint at the head."""
-    settings = Settings(**{**backend_settings.__dict__, "snapshot_interval": 3})
+    # no aggregate cache: every load reads the files as an attacker left them (as after a restart)
+    settings = Settings(**{**backend_settings.__dict__, "snapshot_interval": 3, "aggregate_cache": 0})
     init_signing_key(settings)
     ledger, store = Ledger(settings, clock=lambda: TODAY), CheckpointStore.for_settings(settings)
     changsha = enroll(ledger, "43010219500101123X", "Changsha", "Wang Fang")
