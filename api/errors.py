@@ -19,11 +19,18 @@ type (after ``PROBLEM_BASE``)                   status  when
 ``validation-error``                            422     the request does not match its schema; the
                                                         body carries ``errors`` (loc, msg, type)
 ``idempotency-key-reused``                      422     an ``Idempotency-Key`` reused for another request
-``payload-too-large``                           413     a body over 64 KiB
-``uri-too-long``                                414     a query string over 2 KiB
-``method-not-allowed`` / ``bad-request`` ...    4xx     other HTTP errors (``http-<status>`` otherwise)
+``bad-request``                                 400     a body that is not a UTF-8 JSON object (empty,
+                                                        malformed, BOM, UTF-16 ...), a bad
+                                                        ``Content-Length`` (``api.intake``)
+``payload-too-large``                           413     a body over 64 KiB (``api.intake``)
+``uri-too-long``                                414     a query string over 2 KiB (``api.intake``)
+``unsupported-media-type``                      415     a body not sent as ``application/json``
+                                                        (charset other than utf-8) (``api.intake``)
+``method-not-allowed`` ...                      4xx     other HTTP errors (``http-<status>`` otherwise)
 ``unavailable``                                 503     the event log cannot be reached
-``integrity-violation``                         500     stored history fails its hash chain
+``integrity-violation``                         409     the stored history it would read fails its
+                                                        checks (hash chain, sealing): nothing is
+                                                        decided on it; ``ledger verify`` names it
 ``projection-failed``                           500     a view cannot apply an event (names view, seq)
 ``internal-error``                              500     a bug; the detail says nothing more
 =============================================  ======  =========================================
@@ -43,9 +50,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.errors import (
     AccessDeniedError,
@@ -64,8 +69,6 @@ from ledger.errors import (
 
 PROBLEM_BASE = "https://social-care-ledger.example/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-MAX_BODY_BYTES = 64 * 1024
-MAX_QUERY_BYTES = 2 * 1024
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 log = logging.getLogger("api.errors")
@@ -83,7 +86,7 @@ ERROR_TABLE: dict[type[LedgerError], tuple[int, str, str]] = {
     IdempotencyKeyReusedError: (422, "idempotency-key-reused", "Idempotency key reused"),
     InvalidInputError: (422, "invalid-input", "Invalid input"),
     UnavailableError: (503, "unavailable", "Event log unavailable"),
-    IntegrityViolationError: (500, "integrity-violation", "Integrity violation"),
+    IntegrityViolationError: (409, "integrity-violation", "Integrity violation"),
     ProjectionError: (500, "projection-failed", "Projection failed"),
     LedgerError: (500, "internal-error", "Internal error"),
 }
@@ -197,69 +200,3 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
-
-class BodySizeLimit:
-    """ASGI middleware: refuses request bodies over ``max_bytes`` with a 413 problem, and query
-    strings over ``MAX_QUERY_BYTES`` with a 414 problem.
-
-    A declared ``Content-Length`` over the limit is refused before anything is read; otherwise
-    the body is read (and counted) here, so chunked or under-declared bodies are caught too,
-    and handed on to the app in one piece. Nothing reaches a route when the body is too large.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
-            detail = f"query strings are limited to {MAX_QUERY_BYTES} bytes"
-            await self._refuse(scope, receive, send, 414, "uri-too-long", "URI too long", detail)
-            return
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                await self._refuse(scope, receive, send, 400, "bad-request", "Bad request", "invalid Content-Length")
-                return
-            if int(declared) > self.max_bytes:
-                await self._too_large(scope, receive, send)
-                return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away before sending its body
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._too_large(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = bool(message.get("more_body", False))
-        body = b"".join(chunks)
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = f"request bodies are limited to {self.max_bytes} bytes"
-        await self._refuse(scope, receive, send, 413, "payload-too-large", "Payload too large", detail)
-
-    @staticmethod
-    async def _refuse(
-        scope: Scope, receive: Receive, send: Send, status: int, slug: str, title: str, detail: str
-    ) -> None:
-        response = problem_response(status, slug, title, detail, str(scope.get("path", "")))
-        await response(scope, receive, send)

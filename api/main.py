@@ -20,12 +20,15 @@ import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from api.auth import DEV_BANNER
-from api.errors import BodySizeLimit, install_error_handlers
+from api.errors import install_error_handlers
+from api.intake import RequestGate
+from api.openapi import stated
 from api.responses import problems
 from api.routers import audit, communities, health, log, projections, retirees
 from ledger import __version__
@@ -39,7 +42,11 @@ _ID_NUMBER_LIKE = re.compile(r"\d{14,17}[\dXx]")
 
 class LedgerAPI(FastAPI):
     """FastAPI that keeps request exceptions in: Starlette re-raises them after the 500 is sent, and
-    the server would then log their messages; the 500 handler has logged them already (without)."""
+    the server would then log their messages; the 500 handler has logged them already (without).
+    Its OpenAPI document states what the server enforces (``api.openapi``)."""
+
+    def openapi(self) -> dict[str, Any]:
+        return stated(super().openapi())  # idempotent; FastAPI caches the document it corrects
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -111,7 +118,7 @@ def create_app(
     )
     app.state.dev_mode = dev_mode
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit)
+    app.add_middleware(RequestGate)
     app.include_router(health.router, responses=problems(414))
     for router in (communities.router, retirees.router, log.router, projections.router, audit.router):
         app.include_router(router, prefix="/v1", responses=problems(414))

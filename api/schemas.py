@@ -4,25 +4,29 @@ Nothing here restates a field or a limit: each request body is built from its co
 (same fields, same types from ``ledger.fields``, same defaults), minus the field the URL path
 names (``retiree_id``, ``community``), plus an optional ``expected_version`` and, for event bodies,
 the ``type`` tag (the event in snake case) of a discriminated union. Bodies are closed (unknown
-fields are refused) and every field type is strict. Whether a date lies in the future is the
+fields are refused) and every field type is strict (a JSON ``2.0`` is the integer 2, as in JSON Schema).
+Path ids are UUIDs in canonical form only (``CanonicalUuid``). Whether a date lies in the future is the
 ledger's rule, judged against its clock (422 ``rule/date_in_future``). Responses are in
 ``api.responses``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import MISSING, fields
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias, Union, cast, get_type_hints
+from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, create_model
 
 from ledger import commands as cmd
-from ledger.fields import CODE_PATTERN, Day
+from ledger.fields import CODE_PATTERN, Day, Whole
 
 __all__ = [
     "BODIES",
     "CODE_PATTERN",
     "Body",
+    "CanonicalUuid",
     "CommunityEventIn",
     "EnrollIn",
     "IsoDate",
@@ -31,7 +35,22 @@ __all__ = [
 ]
 
 IsoDate = Day
-ExpectedVersion = Annotated[int | None, Field(strict=True, ge=0, le=10**9)]
+ExpectedVersion = Annotated[int | None, Field(strict=True, ge=0, le=10**9), Whole]
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_CANONICAL_UUID = re.compile(UUID_PATTERN)
+
+
+def _canonical(value: object) -> object:
+    if isinstance(value, str) and not _CANONICAL_UUID.fullmatch(value):
+        raise ValueError("ids are UUIDs in canonical form: 36 characters, lower-case hex digits and dashes")
+    return value
+
+
+CanonicalUuid = Annotated[
+    UUID, BeforeValidator(_canonical),
+    WithJsonSchema({"type": "string", "format": "uuid", "pattern": UUID_PATTERN, "minLength": 36, "maxLength": 36}),
+]
+"""A UUID as the API writes it (``str(uuid)``); braces, ``urn:uuid:``, upper case or no dashes are a 422."""
 
 
 class Body(BaseModel):

@@ -31,7 +31,7 @@ from ledger.exchange.ndjson import export_ndjson, import_ndjson, write_id_map
 from ledger.files import open_private
 from ledger.privacy import personal_fields, redact_event
 from runtime.bootstrap import opened
-from runtime.serving import DEV_MODE_VARIABLE, HTTP_APP, check_dev_host
+from runtime.serving import DEV_MODE_VARIABLE, HTTP_APP, HTTP_PROTOCOL, check_dev_host
 
 FRESH_FILES = ("events.db", "views.db", "audit.db")  # the log, the views, the log's checkpoints (+ -wal, -shm)
 
@@ -62,7 +62,7 @@ def serve(
         os.environ["LEDGER_LOG"] = log
     if dev:
         os.environ[DEV_MODE_VARIABLE] = "1"
-    uvicorn.run(HTTP_APP, factory=True, host=host, port=port)
+    uvicorn.run(HTTP_APP, factory=True, host=host, port=port, http=HTTP_PROTOCOL)
 
 
 @app.command()

@@ -19,8 +19,10 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar, cast, dataclass_transform
 from uuid import UUID
 
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
+from ledger.domain.values import id_birth_date
 from ledger.errors import InvalidInputError
 from ledger.fields import (
     BackPay,
@@ -73,6 +75,14 @@ class Context:
     def recorded_by(self) -> str:
         """The principal recorded on the events: the token's principal when there is one."""
         return self.access.name if self.access is not None else self.principal
+
+
+@dataclass(frozen=True)
+class Ref:
+    """In ``Ledger.handle_many``: the stream created by the command at ``index`` of the same call (an
+    enrollment's new retiree), as the target of a later command."""
+
+    index: int
 
 
 @dataclass(frozen=True)
@@ -153,7 +163,9 @@ def validate(command: Any) -> Any:
 def describe(error: ValidationError) -> str:
     """The first problem of a validation error: the field and what is wrong, without the value."""
     first = error.errors(include_url=False, include_input=False)[0]
-    where = ".".join(str(part) for part in first["loc"]) or "body"
+    if not first["loc"]:  # a check across fields (a model validator) names its fields itself
+        return str(first["msg"])
+    where = ".".join(str(part) for part in first["loc"])
     if first["type"] in ("missing", "missing_argument"):
         return f"missing field {where!r}"
     if first["type"] in ("unexpected_keyword_argument", "extra_forbidden"):
@@ -216,6 +228,14 @@ class Enroll:
     city: Name
     district: Name
 
+    @model_validator(mode="after")
+    def _born_when_the_id_number_says(self) -> Enroll:
+        # Never quotes either value (personal data).
+        if id_birth_date(self.id_number) != self.birth_date:
+            raise PydanticCustomError(
+                "id_number_birth_date_mismatch", "the birth date in id_number (characters 7-14) is not birth_date")
+        return self
+
 
 @command("TransferredToCommunity", "agency", ("retiree_city", "community_city"), target="retiree_id")
 class TransferToCommunity:
@@ -232,10 +252,14 @@ class TransferToCommunity:
 
 @command("Relocated", "agency", ("retiree_city", "community_city"), target="retiree_id")
 class Relocate:
+    """``from_community``, when given, must be the community the retiree lives in now (a precondition,
+    so a relocation decided on an old picture is refused): the event records the current one anyway."""
+
     retiree_id: Stream
     to_community: Code
     effective_date: Day
     reason: Text
+    from_community: Code | None = None
 
 
 @command("PensionAdjusted", "agency", ("retiree_city",), target="retiree_id")

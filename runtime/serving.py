@@ -13,6 +13,8 @@ from ledger.errors import InvalidInputError
 
 HTTP_APP = "api.main:create_app"
 """The app factory uvicorn imports (``uvicorn --factory api.main:create_app``); settings come from ``LEDGER_*``."""
+HTTP_PROTOCOL = "api.intake:ProblemH11Protocol"
+"""uvicorn's h11 protocol whose answer to an unparseable request (a bad ``Content-Length``) is a problem."""
 DEV_MODE_VARIABLE = "LEDGER_DEV_MODE"
 _ON = frozenset({"1", "true", "yes", "on"})
 _OFF = frozenset({"", "0", "false", "no", "off"})

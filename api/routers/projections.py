@@ -13,12 +13,15 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
+from pydantic import WithJsonSchema
 
 from api.deps import CallerDep, RunnerDep, ServicesDep, StoreDep
 from api.responses import ProjectionsStatusOut, RowsOut, ViewStatusOut, problems
 from api.schemas import CODE_PATTERN
 from ledger.access import Resource
+from ledger.domain.values import MONTH_PATTERN
 from projections import queries
+from projections.satisfaction import OVERALL
 from runtime.bootstrap import Services
 
 
@@ -34,14 +37,19 @@ router = APIRouter(
 )
 
 
+SERVICE_TYPES = [*queries.SERVICE_TYPES, OVERALL]
+Month = Annotated[str | None, Query(pattern=MONTH_PATTERN.pattern, description="YYYY-MM, inclusive")]
+
+
 def filters(
     community: Annotated[str | None, Query(max_length=64, pattern=CODE_PATTERN)] = None,
     city: Annotated[str | None, Query(max_length=64)] = None,
-    month_from: Annotated[str | None, Query(max_length=7, description="YYYY-MM, inclusive")] = None,
-    month_to: Annotated[str | None, Query(max_length=7, description="YYYY-MM, inclusive")] = None,
-    service_type: Annotated[str | None, Query(max_length=64)] = None,
+    month_from: Month = None,
+    month_to: Month = None,
+    service_type: Annotated[str | None, Query(), WithJsonSchema({"type": "string", "enum": SERVICE_TYPES})] = None,
 ) -> queries.Filters:
-    """The query filters; a malformed month is a 422 ``invalid-input`` (raised by ``Filters``)."""
+    """The query filters. A malformed month is a 422 ``validation-error``; ``month_from`` after ``month_to`` and
+    an unknown service type are 422 ``invalid-input`` (raised by ``Filters``, which also knows the types)."""
     return queries.Filters(
         community=community, city=city, month_from=month_from, month_to=month_to, service_type=service_type
     )

@@ -11,20 +11,22 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 
 from api.appending import append
 from api.auth import Caller
 from api.deps import AgencyDep, CallerDep, IdempotencyKeyDep, LedgerDep, WriterDep
 from api.presenters import event_out, retiree_state
 from api.responses import AppendedOut, EventOut, problems
-from api.schemas import EnrollIn, IsoDate, RetireeEventIn
+from api.schemas import CanonicalUuid, EnrollIn, IsoDate, RetireeEventIn
 from ledger.access import Resource
 from ledger.application import Ledger
 from ledger.domain.retiree import Retiree
 from ledger.errors import InvalidInputError
 
 router = APIRouter(prefix="/retirees", tags=["retirees"], responses=problems(401, 403, 404, 422))
+
+RetireeIdPath = Annotated[CanonicalUuid, Path(description="the retiree's id, a UUID in canonical form")]
 
 
 @router.post("", status_code=201, responses=problems(400, 409, 413))
@@ -51,7 +53,7 @@ def enroll(
 
 @router.post("/{retiree_id}/events", status_code=201, responses=problems(400, 409, 413))
 def append_retiree_event(
-    retiree_id: UUID,
+    retiree_id: RetireeIdPath,
     body: Annotated[RetireeEventIn, Body()],
     ledger: LedgerDep,
     caller: WriterDep,
@@ -82,7 +84,7 @@ def readable_retiree(ledger: Ledger, retiree_id: UUID, caller: Caller, resource:
 
 @router.get("/{retiree_id}")
 def get_retiree(
-    retiree_id: UUID,
+    retiree_id: RetireeIdPath,
     ledger: LedgerDep,
     caller: CallerDep,
     as_of: Annotated[IsoDate | None, Query(description="state as of this business date (YYYY-MM-DD)")] = None,
@@ -98,7 +100,7 @@ def get_retiree(
 
 
 @router.get("/{retiree_id}/history")
-def retiree_history(retiree_id: UUID, ledger: LedgerDep, caller: CallerDep) -> list[EventOut]:
+def retiree_history(retiree_id: RetireeIdPath, ledger: LedgerDep, caller: CallerDep) -> list[EventOut]:
     """Every event of the retiree, in order, with seq, version, author, event id and hashes."""
     readable_retiree(ledger, retiree_id, caller, Resource.HISTORY)
     return [event_out(entry, caller) for entry in ledger.history(retiree_id)]

@@ -258,10 +258,13 @@ class Retiree(PensionDecisions, Aggregate):
             raise refuse("transfer_from_own_danwei", "from_danwei must be the retiree's danwei")
         self.trigger_event(self.TransferredToCommunity, effective_date=effective_date, **fields)
 
-    def relocate(self, *, to_community: str, effective_date: date, **fields: Any) -> None:
+    def relocate(self, *, to_community: str, effective_date: date, from_community: str | None = None,
+                 **fields: Any) -> None:
         self._alive()
         if self.stage != Stage.COMMUNITY or self.community is None:
             raise refuse("relocation_only_while_community_managed", "relocation needs a managing community")
+        if from_community is not None and from_community != self.community:
+            raise refuse("relocation_from_current_community", "from_community is not the current community")
         if to_community == self.community:
             raise refuse("relocation_to_other_community", "the retiree already lives in that community")
         if effective_date < self.placements[-1][1]:

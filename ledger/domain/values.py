@@ -12,8 +12,13 @@ from ledger.errors import RuleViolationError
 
 NAMESPACE = UUID("6f1c2a7e-9b1d-4c55-8d0e-2a4f3b9c7d10")
 CENTS = Decimal("0.01")
-MONTH_PATTERN = re.compile(r"^(19\d\d|20\d\d|2100)-(0[1-9]|1[0-2])$")
-"""The one month pattern (YYYY-MM, 1900-01 to 2100-12): commands' limits and the domain's rule use it."""
+MONTH_PATTERN = re.compile(r"^(19[0-9][0-9]|20[0-9][0-9]|2100)-(0[1-9]|1[0-2])$")
+"""The one month pattern (YYYY-MM, 1900-01 to 2100-12, ASCII digits only): commands' limits and the
+domain's rule use it (with ``fullmatch``: ``$`` alone would let a trailing newline through)."""
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK_CHARACTERS = "10X98765432"
+"""GB 11643-1999: the 18th character of a resident ID number is ``ID_CHECK_CHARACTERS[sum % 11]``,
+the sum of the first 17 digits times ``ID_WEIGHTS`` (ISO 7064 MOD 11-2)."""
 
 
 class Sex(StrEnum):
@@ -96,8 +101,26 @@ def money(amount: Decimal) -> Decimal:
     return amount.quantize(CENTS)
 
 
+def id_check_character(first17: str) -> str:
+    """The ISO 7064 MOD 11-2 check character of 17 ASCII digits (GB 11643-1999)."""
+    total = sum(int(digit) * weight for digit, weight in zip(first17, ID_WEIGHTS, strict=True))
+    return ID_CHECK_CHARACTERS[total % 11]
+
+
+def id_birth_date(id_number: str) -> date | None:
+    """The birth date written in characters 7-14 (``YYYYMMDD``) of an 18-character ID number, or
+    None when they are not ASCII digits naming a calendar date."""
+    written = id_number[6:14]
+    if len(written) != 8 or not (written.isascii() and written.isdigit()):
+        return None
+    try:
+        return date(int(written[:4]), int(written[4:6]), int(written[6:]))
+    except ValueError:
+        return None
+
+
 def check_month(month: str) -> str:
-    if not MONTH_PATTERN.match(month):
+    if not MONTH_PATTERN.fullmatch(month):
         raise RuleViolationError("month_format", f"month must be YYYY-MM, got {month!r}")
     return month
 

@@ -53,6 +53,8 @@ class VerifyReport:
     root_hash: str | None = None
     snapshots: int | None = None
     bad_snapshots: list[dict[str, Any]] = field(default_factory=list)
+    root_at: str | None = None
+    """The Merkle root recomputed at the size ``verify_rows`` was asked for (``root_at``), if reached."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,6 +84,7 @@ def verify_rows(
     *,
     require_signed: bool = False,
     ledger_name: str | None = None,
+    root_at: int | None = None,
 ) -> VerifyReport:
     """Verifies ``rows`` (the whole log, in seq order from 1) against the chain and checkpoints.
 
@@ -94,7 +97,8 @@ def verify_rows(
     (no signing key yet) only the chain is checked and ``checkpoints`` is 0. A checkpoint with a
     root (``root_hash``) must also equal the Merkle root recomputed from the chain at its size
     (a checkpoint of another tree fails there); the report's ``root_hash`` is the head's. The loop
-    keeps digests as bytes and builds no objects per row.
+    keeps digests as bytes and builds no objects per row. With ``root_at``, the report also carries the
+    root at that size (to compare with a stored tree that lags the log).
     """
     anchors: dict[int, Checkpoint] = {}
     candidates = [*checkpoints, *([trusted] if trusted is not None else [])] if public_key is not None else []
@@ -109,7 +113,7 @@ def verify_rows(
         head = max(last_read, max((row[0] for row in stream), default=0))  # the rest is read, not checked
         return VerifyReport(False, checked, head, seq, reason, signed, len(candidates))
 
-    prev_hex, prev, checked, signed = GENESIS_HASH, bytes(32), 0, 0
+    prev_hex, prev, checked, signed, root_at_hash = GENESIS_HASH, bytes(32), 0, 0, None
     tree, sha, progress_at = merkle.Frontier(), sha256, PROGRESS_EVERY if progress is not None else -1
     stream = iter(rows)
     for seq_read, stream_id, version, topic, state, event_id, prev_hash, hash_hex in stream:
@@ -130,6 +134,8 @@ def verify_rows(
             if anchor.root_hash is not None and anchor.root_hash != tree.root().hex():
                 return failed(seq, f"the {_kind(seq, trusted)} at seq {seq} signs another Merkle tree", seq)
             signed = seq
+        if seq == root_at:
+            root_at_hash = tree.root().hex()
         prev_hex, prev, checked = hash_hex, digest, seq
         if checked == progress_at and progress is not None:
             progress(checked)
@@ -142,7 +148,8 @@ def verify_rows(
         return failed(checked + 1, reason, checked)
     if require_signed and checked > signed:
         return failed(signed + 1, f"event not covered by any signed checkpoint (signed up to seq {signed})", checked)
-    return VerifyReport(True, checked, checked, None, None, signed, len(candidates), tree.root().hex())
+    return VerifyReport(True, checked, checked, None, None, signed, len(candidates), tree.root().hex(),
+                        root_at=root_at_hash)
 
 
 def _kind(seq: int, trusted: Checkpoint | None) -> str:
@@ -201,12 +208,13 @@ def verify_ledger(
     with ExitStack() as stack:
         kafka = settings.backend == "kafka" and use_topic
         rows = as_rows(stack.enter_context(topic_records(settings))) if kafka else ledger.log.raw_rows()
+        stored_size = ledger.log.merkle(lambda node, size: size)
         report = verify_rows(rows, store.checkpoints(), key, trusted, tick, require_signed=require_signed,
-                             ledger_name=settings.ledger_name)
-    if report.ok and report.checked:
-        stored_root = ledger.log.merkle(lambda node, size: merkle.root(node, report.checked).hex()
-                                        if size >= report.checked else None)
-        if stored_root != report.root_hash:
+                             ledger_name=settings.ledger_name, root_at=stored_size)
+    at = min(stored_size, report.checked)  # a Kafka index may lag the topic: compare the tree it holds
+    if report.ok and at:
+        stored_root = ledger.log.merkle(lambda node, size: merkle.root(node, at).hex() if size >= at else None)
+        if stored_root != (report.root_hash if at == report.checked else report.root_at):
             return replace(report, ok=False, first_bad_seq=report.checked,
                            reason="the stored Merkle tree does not match the log (its proofs would not verify)")
     mapper = ledger.mapper

@@ -52,8 +52,9 @@ class Server:
 
 
 @contextmanager
-def serving(app: FastAPI, home: Path, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
-    """Runs ``app`` with ``LEDGER_HOME=home`` (and ``extra_env``) until the block ends (lifespan shutdown included)."""
+def serving(app: FastAPI, home: Path, extra_env: dict[str, str] | None = None, http: str = "auto") -> Iterator[Server]:
+    """Runs ``app`` with ``LEDGER_HOME=home`` (and ``extra_env``) until the block ends (lifespan shutdown included);
+    ``http`` is uvicorn's protocol (``runtime.serving.HTTP_PROTOCOL`` answers unparsable requests with a problem)."""
     with pytest.MonkeyPatch.context() as env:
         for name in [name for name in os.environ if name.startswith("LEDGER_")]:
             env.delenv(name)
@@ -61,7 +62,7 @@ def serving(app: FastAPI, home: Path, extra_env: dict[str, str] | None = None) -
         for name, value in (extra_env or {}).items():
             env.setenv(name, value)
         port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", http=http)
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="uvicorn-e2e", daemon=True)
         thread.start()

@@ -1,7 +1,8 @@
 """The development-mode servers shared by the HTTP tests in this folder, and their request helpers.
 
 ``base_url`` starts ONE development-mode server (no tokens, every write recorded by ``dev``) per
-backend, the embedded SQLite log and a real Kafka broker (marker ``kafka``), for the whole folder:
+backend, the embedded SQLite log and a real Kafka broker (marker ``kafka``), for the whole folder
+(served with ``runtime.serving.HTTP_PROTOCOL``, so even a request uvicorn cannot parse is answered with a problem):
 starting a server on Kafka is slow, so the tests of every router share it. Tests that share a
 server must not collide: each one registers its own community codes and enrolls its own ID
 numbers, and a check on the global log compares ``head()`` before and after (never an absolute
@@ -21,11 +22,14 @@ import httpx
 import pytest
 
 from api.main import create_app
+from runtime.serving import HTTP_PROTOCOL as HTTP
 from tests.backends import BACKENDS
 from tests.e2e.conftest import serving
 
 PROBLEM = "application/problem+json"
 PROBLEMS = "https://social-care-ledger.example/problems/"
+BORN = "1950-05-06"
+"""The birth date of every ``retiree`` body: give it an ID number made with ``tests.people.id_number(BORN, ...)``."""
 
 
 @pytest.fixture(scope="package", params=BACKENDS)
@@ -37,7 +41,7 @@ def base_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         name = f"e2e{uuid4().hex[:10]}"
         extra = {"LEDGER_LOG": f"kafka://{bootstrap}", "LEDGER_KAFKA_TOPIC": f"{name}.events", "LEDGER_NAME": name}
     home = tmp_path_factory.mktemp(f"e2e-{request.param}") / "home"
-    with serving(create_app(dev_mode=True, host="127.0.0.1"), home, extra) as server:
+    with serving(create_app(dev_mode=True, host="127.0.0.1"), home, extra, http=HTTP) as server:
         yield server.url
 
 
@@ -53,7 +57,7 @@ def community(code: str, city: str = "Changsha") -> dict[str, Any]:
 
 
 def retiree(id_number: str, pension: str = "2500.00") -> dict[str, Any]:
-    return {"name": "Zhang Wei", "id_number": id_number, "sex": "male", "birth_date": "1950-05-06",
+    return {"name": "Zhang Wei", "id_number": id_number, "sex": "male", "birth_date": BORN,
             "danwei_code": "HN-RAIL-02", "danwei_name": "Changsha Railway Works", "retirement_date": "2010-05-06",
             "monthly_pension": pension, "agency": "CS-SIA", "city": "Changsha", "district": "Yuelu"}
 

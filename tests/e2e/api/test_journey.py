@@ -13,7 +13,8 @@ from decimal import Decimal
 
 import httpx
 
-from tests.e2e.api.conftest import community, created, head, retiree, service, staff_joined
+from tests.e2e.api.conftest import BORN, community, created, head, retiree, service, staff_joined
+from tests.people import id_number
 
 
 def test_history_state_and_projections_agree(http: httpx.Client) -> None:
@@ -22,7 +23,7 @@ def test_history_state_and_projections_agree(http: httpx.Client) -> None:
     assert created(http.post("/v1/communities", json=community(code))) == {"id": code, "version": 1, "seq": start + 1}
     assert created(http.post(f"/v1/communities/{code}/events", json=staff_joined("s1")))["version"] == 2
     assert created(http.post(f"/v1/communities/{code}/events", json=staff_joined("s2", "volunteer")))["version"] == 3
-    enrolled = created(http.post("/v1/retirees", json=retiree("430104195005061234")))
+    enrolled = created(http.post("/v1/retirees", json=retiree(id_number(BORN, 123, "430104"))))
     rid = enrolled["id"]
     assert enrolled["version"] == 1
     events = f"/v1/retirees/{rid}/events"

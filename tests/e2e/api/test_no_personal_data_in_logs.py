@@ -30,9 +30,11 @@ from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.tokens import TokenStore
 from tests.e2e.conftest import free_port
+from tests.people import id_number as id_number_of
 
 ROOT = Path(__file__).resolve().parents[3]
-NEW_PEOPLE = [("刘晓明", "430102194805061239"), ("Chen Xiuying", "43010419520707222X")]
+BORN = "1948-05-06"
+NEW_PEOPLE = [("刘晓明", id_number_of(BORN, 123)), ("Chen Xiuying", id_number_of(BORN, 222, "430104"))]
 STAFF_NAME = "欧阳春花"
 
 
@@ -116,7 +118,7 @@ def _wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
 
 
 def enrollment(name: str, id_number: str, city: str) -> dict[str, Any]:
-    return {"name": name, "id_number": id_number, "sex": "female", "birth_date": "1948-05-06",
+    return {"name": name, "id_number": id_number, "sex": "female", "birth_date": BORN,
             "danwei_code": "HN-TEX-01", "danwei_name": "Hunan Textile Mill", "retirement_date": "2003-05-06",
             "monthly_pension": "2300.00", "agency": "CS-SIA", "city": city, "district": "Yuelu"}
 

@@ -14,5 +14,7 @@ from tests.e2e.api.conftest import head, problem
 
 def test_a_malformed_month_is_422(http: httpx.Client) -> None:
     before = head(http)
-    problem(http.get("/v1/projections/workload", params={"month_to": "2024-1"}), 422, "invalid-input")
+    problem(http.get("/v1/projections/workload", params={"month_to": "2024-1"}), 422, "validation-error")  # pattern
+    problem(http.get("/v1/projections/workload", params={"month_from": "2024-05", "month_to": "2024-04"}), 422,
+            "invalid-input")
     assert head(http) == before

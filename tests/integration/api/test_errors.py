@@ -110,7 +110,7 @@ def head(client: TestClient) -> int:
         (InvalidInputError("month must be YYYY-MM"), 422, "invalid-input"),
         (IdempotencyKeyReusedError("reused"), 422, "idempotency-key-reused"),
         (UnavailableError("the event log is unavailable"), 503, "unavailable"),
-        (IntegrityViolationError("seq 7 does not match its hash"), 500, "integrity-violation"),
+        (IntegrityViolationError("seq 7 does not match its hash"), 409, "integrity-violation"),
         (ProjectionError("workload cannot apply Relocated at seq 9", view="workload", seq=9), 500,
          "projection-failed"),
         (LedgerError("unclassified"), 500, "internal-error"),
@@ -212,9 +212,10 @@ def test_unknown_event_type_and_extra_fields_are_422(client: TestClient) -> None
     assert body["errors"][0]["loc"] == ["body", "mayor"]
 
 
-def test_malformed_json_is_a_422_problem(client: TestClient) -> None:
+def test_malformed_json_is_a_400_problem(client: TestClient) -> None:
     response = client.post("/v1/communities", content=b'{"code": ', headers={"content-type": "application/json"})
-    assert_problem(response, 422, "validation-error")
+    assert_problem(response, 400, "bad-request")
+    assert head(client) == 0  # every other kind of bad body: test_intake.py
 
 
 def test_a_declared_oversized_body_is_a_413_problem_and_appends_nothing(client: TestClient) -> None:
@@ -260,7 +261,11 @@ def test_bad_query_values_are_422(client: TestClient) -> None:
     assert_problem(client.get("/v1/log", params={"after": -1}), 422, "validation-error")
     assert_problem(client.get("/v1/log", params={"after": 2**70}), 422, "validation-error")
     assert_problem(client.get("/v1/retirees/not-a-uuid"), 422, "validation-error")
-    assert_problem(client.get("/v1/projections/workload", params={"month_from": "2024-13"}), 422, "invalid-input")
+    assert_problem(client.get("/v1/projections/workload", params={"month_from": "2024-13"}), 422, "validation-error")
+    assert_problem(client.get("/v1/projections/workload", params={"month_from": "\uff12\uff10\uff12\uff14-01"}), 422,
+                   "validation-error")
+    months = {"month_from": "2024-05", "month_to": "2024-04"}
+    assert_problem(client.get("/v1/projections/workload", params=months), 422, "invalid-input")
 
 
 def test_a_bug_is_a_500_problem_that_reveals_nothing(client: TestClient) -> None:

@@ -26,10 +26,13 @@ from ledger.errors import (
 )
 from ledger.integrity.chain import first_break
 from tests.backends import backend_settings  # noqa: F401  (fixture)
+from tests.people import check_character
+from tests.people import id_number as id_number_of
 from tests.unit.ledger.test_commands import ENROLL
 
 TODAY = date(2026, 6, 30)
-ID_NUMBER = "430102195505051234"
+BORN = date(1955, 5, 5)
+ID_NUMBER = id_number_of(BORN)
 
 
 @pytest.fixture
@@ -48,7 +51,7 @@ def community(app: Ledger, code: str = "CS-YL-001") -> None:
 
 def enroll(app: Ledger, id_number: str = ID_NUMBER, **context: object) -> c.Appended:
     return app.handle(
-        c.Enroll(name="Wang Fang", id_number=id_number, sex="female", birth_date=date(1955, 5, 5),
+        c.Enroll(name="Wang Fang", id_number=id_number, sex="female", birth_date=BORN,
                  danwei_code="D-TEX-01", danwei_name="Changsha Textile Mill", retirement_date=date(2005, 6, 1),
                  monthly_pension=Decimal("2100"), agency="CS-SIA", city="Changsha", district="Yuelu"),
         c.Context(**context),  # type: ignore[arg-type]
@@ -67,11 +70,26 @@ def test_one_enrollment_per_id_number_across_retirees(app: Ledger) -> None:
     first = enroll(app)
     head = app.head()
     with pytest.raises(RuleViolationError) as caught:
-        enroll(app, id_number=" 430102195505051234 ")
+        enroll(app, id_number=f" {ID_NUMBER} ")
     assert caught.value.rule == "one_enrollment_per_id_number"
     assert app.head() == head
     assert app.find_retiree(ID_NUMBER) == UUID(first.id)
     assert app.find_retiree("430102195505050000") is None
+
+
+@pytest.mark.parametrize(("id_number", "why"), [
+    (ID_NUMBER[:17] + ("0" if ID_NUMBER[17] != "0" else "1"), "check character"),
+    (id_number_of(date(1955, 5, 6)), "birth date in id_number"),
+    ("43010219550231123" + check_character("43010219550231123"), "not a birth date"),  # 31 February
+])
+def test_an_id_number_with_a_wrong_check_or_another_birth_date_is_refused_and_not_echoed(
+    app: Ledger, id_number: str, why: str
+) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        enroll(app, id_number=id_number)
+    assert why in caught.value.detail
+    assert id_number not in caught.value.detail and id_number[6:14] not in caught.value.detail
+    assert app.head() == 0 and app.find_retiree(id_number) is None
 
 
 def test_transfer_into_an_unregistered_community_is_refused(app: Ledger) -> None:
@@ -115,8 +133,8 @@ def test_replayed_idempotency_key_returns_the_first_result_and_appends_nothing(a
     again = app.handle(command, c.Context(principal="community-1", idempotency_key="req-1"))
     assert (again.id, again.version, again.seq, again.replayed) == (first.id, first.version, first.seq, True)
     assert app.head() == head
-    enrolled = enroll(app, id_number="430102196001011111", idempotency_key="e-1")
-    assert enroll(app, id_number="430102196001011111", idempotency_key="e-1").seq == enrolled.seq
+    enrolled = enroll(app, id_number=id_number_of(BORN, sequence=111), idempotency_key="e-1")
+    assert enroll(app, id_number=id_number_of(BORN, sequence=111), idempotency_key="e-1").seq == enrolled.seq
 
 
 def test_state_at_a_version_and_as_of_a_date(app: Ledger) -> None:

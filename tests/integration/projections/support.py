@@ -14,6 +14,7 @@ from ledger import commands as c
 from ledger.application import Ledger
 from projections.runner import ProjectionRunner
 from projections.store.memory import InMemoryViewStore
+from tests.people import id_number
 
 CITY_OF = {"CS": "Changsha", "ZZ": "Zhuzhou", "CD": "Changde"}
 
@@ -49,7 +50,7 @@ class Hunan:
     def enroll(self, born: date = date(1950, 3, 1), pension: str = "2500", retired: date = date(2010, 1, 1)) -> UUID:
         self._people += 1
         appended = self.ledger.handle(c.Enroll(
-            name="Test Person", id_number=f"43010019500301{self._people:04d}", sex="female", birth_date=born,
+            name="Test Person", id_number=id_number(born, sequence=self._people % 1000), sex="female", birth_date=born,
             danwei_code="D1", danwei_name="Works", retirement_date=retired, monthly_pension=Decimal(pension),
             agency="CS-SIA", city="Changsha", district="Yuelu",
         ))

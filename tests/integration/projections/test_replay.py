@@ -22,6 +22,7 @@ from projections import registry
 from projections.queries import Filters, satisfaction, workload
 from projections.runner import ProjectionRunner
 from projections.store.sqlite import SQLiteViewStore
+from tests.people import id_number
 
 COMMUNITIES = {"CS-YL-001": "Changsha", "CS-FR-002": "Changsha", "ZZ-TY-001": "Zhuzhou"}
 TYPES = ("home_visit", "health_check", "cultural_activity", "policy_consultation")
@@ -47,7 +48,7 @@ def generate(ledger: Ledger, seed: int = 11, retirees: int = 30) -> None:
     ids: list[UUID] = []
     for n in range(retirees):
         born = day_between(rng, date(1935, 1, 1), date(1962, 1, 1))
-        enrolled = ledger.handle(c.Enroll("Person", f"4301{n:014d}", "male", born, "D1", "Works",
+        enrolled = ledger.handle(c.Enroll("Person", id_number(born, sequence=n % 1000), "male", born, "D1", "Works",
                                           date(born.year + 60, 1, 1), Decimal(rng.randint(2000, 5000)), "CS-SIA",
                                           "Changsha", "Yuelu"))
         ids.append(UUID(enrolled.id))

@@ -6,12 +6,13 @@ import json
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from api.schemas import (
+    CanonicalUuid,
     CommunityEventIn,
     EnrollIn,
     PensionAdjustedIn,
@@ -91,7 +92,8 @@ def test_non_finite_pensions_are_refused(amount: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "amount", ["NaN", "-5", "0", "0.00", "100000.01", "1e3", "2500.001", "", " 25", True, [1], -1, 0, 1e9]
+    "amount", ["NaN", "-5", "0", "0.00", "100000.01", "1e3", "2500.001", "", " 25", True, [1], -1, 0, 1e9,
+               "\uff12\uff15\uff10\uff10", "2500.000", "02500", "+2500", 2500.001]
 )
 def test_pensions_outside_0_to_100000_with_2_places_are_refused(amount: object) -> None:
     with pytest.raises(ValidationError):
@@ -182,10 +184,18 @@ def test_a_community_event_type_is_not_a_retiree_event() -> None:
         RETIREE_EVENT.validate_python({"type": "staff_left", "staff_id": "s1", "left_on": "2020-01-01", "reason": "x"})
 
 
-@pytest.mark.parametrize("minutes", [0, 1441, -5, "60", 60.0, True])
+@pytest.mark.parametrize("minutes", [0, 1441, -5, "60", "\uff16\uff10", 60.5, 1441.0, True])
 def test_durations_are_integers_from_1_to_1440_minutes(minutes: object) -> None:
     with pytest.raises(ValidationError):
         RETIREE_EVENT.validate_python(service_body(duration_minutes=minutes))
+
+
+def test_a_json_number_without_a_fraction_is_an_integer_as_in_json_schema() -> None:
+    text = json.dumps(service_body(duration_minutes=60.0, expected_version=2.0))
+    parsed = RETIREE_EVENT.validate_python(from_json(text))
+    assert isinstance(parsed, ServiceDeliveredIn)
+    assert (parsed.duration_minutes, parsed.expected_version) == (60, 2)
+    assert type(parsed.duration_minutes) is int and type(parsed.expected_version) is int
 
 
 @pytest.mark.parametrize("minutes", [1, 1440])
@@ -268,3 +278,36 @@ def test_the_event_types_are_the_documented_ones() -> None:
         "pension_resumed", "service_delivered", "satisfaction_rated", "deceased",
     }
     assert set(_union_members(COMMUNITY_EVENT)) == {"staff_joined", "staff_left", "staff_trained"}
+
+
+@pytest.mark.parametrize("amount", ["-0", "-0.00", "0.001", "\uff10", "1000000.01", "00"])
+def test_back_pay_is_written_as_its_schema_says(amount: str) -> None:
+    body = {"type": "pension_resumed", "effective_month": "2024-05", "reason": "certified", "back_pay": amount}
+    with pytest.raises(ValidationError):
+        RETIREE_EVENT.validate_python(body)
+
+
+def test_amounts_state_their_places_in_the_schema() -> None:
+    pension = EnrollIn.model_json_schema()["properties"]["monthly_pension"]["anyOf"]
+    assert pension[0] == {"type": "number", "exclusiveMinimum": 0, "maximum": 100000, "multipleOf": 0.01}
+    assert "[0-9]" in pension[1]["pattern"] and "\\d" not in pension[1]["pattern"]
+
+
+UUID_ADAPTER: TypeAdapter[Any] = TypeAdapter(CanonicalUuid)
+CANONICAL = "6f1c2a7e-9b1d-4c55-8d0e-2a4f3b9c7d10"
+
+
+@pytest.mark.parametrize("written", [
+    CANONICAL.upper(), "{" + CANONICAL + "}", CANONICAL.replace("-", ""), "urn:uuid:" + CANONICAL, " " + CANONICAL,
+    CANONICAL + "\n", CANONICAL.replace("6", "\uff16"),
+])
+def test_path_ids_are_uuids_in_canonical_form_only(written: str) -> None:
+    assert UUID(written.strip().removeprefix("urn:uuid:").strip("{}").replace("\uff16", "6")) == UUID(CANONICAL)
+    with pytest.raises(ValidationError) as refused:
+        UUID_ADAPTER.validate_python(written)
+    assert written not in str(refused.value.errors(include_input=False))
+
+
+def test_a_canonical_uuid_is_accepted_and_its_schema_says_so() -> None:
+    assert UUID_ADAPTER.validate_python(CANONICAL) == UUID(CANONICAL)
+    assert UUID_ADAPTER.json_schema()["pattern"] == "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"

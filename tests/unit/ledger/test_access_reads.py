@@ -18,6 +18,7 @@ from ledger.access import (
 )
 from ledger.errors import InvalidInputError
 from ledger.privacy import RETIREE_STATE, personal_fields, redact_event
+from tests.people import id_number
 
 CITY, OTHER_CITY = "Changsha", "Changde"
 CODE, OTHER_CODE = "CS-YL-001", "CS-YL-002"
@@ -98,7 +99,7 @@ def test_agencies_and_communities_see_personal_data_auditors_and_viewers_do_not(
 
 
 def test_redaction_replaces_the_marked_personal_fields_and_keeps_the_input() -> None:
-    data: dict[str, Any] = {"name": "Li Hua", "id_number": "430102195001011234", "sex": "male",
+    data: dict[str, Any] = {"name": "Li Hua", "id_number": id_number("1950-01-01"), "sex": "male",
                             "birth_date": "1950-01-01", "city": "Changsha"}
     shown = redact_event("Enrolled", data)
     assert shown == {"name": "***", "id_number": "***", "sex": "***", "birth_date": "***", "city": "Changsha"}

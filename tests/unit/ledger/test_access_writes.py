@@ -21,6 +21,7 @@ from ledger.access import (
     commands_of,
 )
 from ledger.errors import LedgerError
+from tests.people import id_number
 
 RID = UUID("00000000-0000-4000-8000-000000000001")
 CITY, OTHER_CITY = "Changsha", "Zhuzhou"
@@ -36,7 +37,7 @@ PRINCIPALS = {
 DAY = date(2024, 3, 1)
 COMMANDS: dict[type, Any] = {
     c.Enroll: c.Enroll(
-        name="Li Hua", id_number="430102195001011234", sex="male", birth_date=date(1950, 1, 1), danwei_code="D1",
+        name="Li Hua", id_number=id_number("1950-01-01"), sex="male", birth_date=date(1950, 1, 1), danwei_code="D1",
         danwei_name="Mill", retirement_date=date(2010, 1, 1), monthly_pension=Decimal("2500"), agency="CS-SIA",
         city=CITY, district="Yuelu",
     ),

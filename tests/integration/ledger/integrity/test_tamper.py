@@ -25,19 +25,25 @@ from ledger.integrity.checkpoints import Checkpoint, Checkpointer, CheckpointSto
 from ledger.integrity.verify import VerifyReport, verify_log
 from tests.backends import backend_settings  # noqa: F401  (fixture)
 from tests.conftest import TODAY
+from tests.people import id_number as id_number_of
 from tests.unit.ledger.integrity.test_tamper import CASES, Case, assert_detected
 
 COLUMNS = "rowid, originator_id, originator_version, topic, state, event_id, prev_hash, hash"
 
 
-def seed(ledger: Ledger, services: int = 10, code: str = "CS-YL-001", id_number: str = "430102195505051234") -> UUID:
-    """A community with one staff member and one managed retiree with ``services`` deliveries: 5 + services events."""
+BORN = date(1955, 5, 5)
+ID_NUMBER = id_number_of(BORN)
+
+
+def seed(ledger: Ledger, services: int = 10, code: str = "CS-YL-001", id_number: str = ID_NUMBER) -> UUID:
+    """A community with one staff member and one managed retiree with ``services`` deliveries: 5 + services events
+    (the retiree is born on ``BORN``: another ``id_number`` must carry that date)."""
     ledger.handle(c.RegisterCommunity(code=code, name="Yuelu Street", city="Changsha", district="Yuelu",
                                       street="Yinpenling", kind="urban_community"))
     ledger.handle(c.JoinStaff(community=code, staff_id="s-1", name="Zhou Min", role="full_time",
                               qualified_social_worker=True, joined_on=date(2012, 1, 1)))
     retiree = UUID(ledger.handle(c.Enroll(
-        name="Wang Fang", id_number=id_number, sex="female", birth_date=date(1955, 5, 5), danwei_code="D-TEX-01",
+        name="Wang Fang", id_number=id_number, sex="female", birth_date=BORN, danwei_code="D-TEX-01",
         danwei_name="Changsha Textile Mill", retirement_date=date(2005, 6, 1), monthly_pension=Decimal("2100"),
         agency="CS-SIA", city="Changsha", district="Yuelu")).id)
     ledger.handle(c.TransferToCommunity(retiree_id=retiree, from_danwei="D-TEX-01", community=code,

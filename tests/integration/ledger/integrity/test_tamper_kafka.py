@@ -24,7 +24,7 @@ from ledger.errors import IntegrityViolationError
 from ledger.eventlog.base import LogRecord, canonical_id
 from ledger.integrity.chain import link_hash
 from tests.backends import settings_for
-from tests.integration.ledger.integrity.test_tamper import SQLiteTamperer, deliver, seed
+from tests.integration.ledger.integrity.test_tamper import ID_NUMBER, SQLiteTamperer, deliver, seed
 
 pytestmark = pytest.mark.kafka
 TODAY = date(2026, 6, 30)
@@ -99,7 +99,7 @@ def test_a_forged_record_appended_to_the_topic_is_named_and_the_writer_refuses_t
     recorder: Any = ledger.recorder
     recorder._stale = True  # as after a restart: the writer reads the topic before its next write
     with pytest.raises(IntegrityViolationError, match=f"seq {head.id + 1}"):
-        deliver(ledger, ledger.find_retiree("430102195505051234"), 1)  # type: ignore[arg-type]
+        deliver(ledger, ledger.find_retiree(ID_NUMBER), 1)  # type: ignore[arg-type]
 
 
 def test_a_self_consistent_forgery_is_the_first_unsigned_event(ledger: Ledger, settings: Settings) -> None:
@@ -169,7 +169,7 @@ def test_the_writer_refuses_a_consistent_forgery_it_did_not_sign_with_its_key(
     recorder: Any = ledger.recorder
     recorder._stale = True
     with pytest.raises(IntegrityViolationError, match=f"seq {head.id + 1} was not written by this ledger's writer"):
-        deliver(ledger, ledger.find_retiree("430102195505051234"), 1)  # type: ignore[arg-type]
+        deliver(ledger, ledger.find_retiree(ID_NUMBER), 1)  # type: ignore[arg-type]
     assert ledger.head() == head.id
 
 
@@ -183,4 +183,4 @@ def test_a_record_that_is_not_a_ledger_event_stops_the_writer_with_a_clear_error
     recorder: Any = ledger.recorder
     recorder._stale = True
     with pytest.raises(IntegrityViolationError, match="is not a ledger event"):
-        deliver(ledger, ledger.find_retiree("430102195505051234"), 1)  # type: ignore[arg-type]
+        deliver(ledger, ledger.find_retiree(ID_NUMBER), 1)  # type: ignore[arg-type]

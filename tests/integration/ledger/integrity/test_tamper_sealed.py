@@ -12,8 +12,11 @@ from decimal import Decimal
 from uuid import UUID
 
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
 
+from api.errors import PROBLEM_BASE
+from api.main import create_app
 from cli.main import app as cli_app
 from ledger import commands as c
 from ledger.access import Principal, Role, Scope
@@ -24,6 +27,7 @@ from ledger.integrity.checkpoints import Checkpointer, CheckpointStore, Signer, 
 from ledger.integrity.verify import VerifyReport, verify_ledger
 from tests.backends import backend_settings  # noqa: F401
 from tests.conftest import TODAY
+from tests.integration.api.test_app import LOCAL
 from tests.integration.ledger.test_sealing import adjust, enroll, rewrite, snapshot_rows, stream_key
 
 
@@ -128,6 +132,15 @@ def test_an_event_ciphertext_moved_to_another_row_is_named_and_never_decides(
             raise_pension(reopened, changsha)
     finally:
         reopened.close()
+    head = ledger.head()
+    with TestClient(create_app(ledger.settings, dev_mode=True), base_url=LOCAL) as client:  # over HTTP: no 5xx
+        read = client.get(f"/v1/retirees/{changsha}")
+        write = client.post(f"/v1/retirees/{changsha}/events", json={
+            "type": "pension_adjusted", "previous_amount": "2003.00", "new_amount": "2004.00",
+            "effective_month": "2012-02", "reason": "annual_adjustment"})
+    for response in (read, write):
+        assert (response.status_code, response.json()["type"]) == (409, PROBLEM_BASE + "integrity-violation")
+    assert ledger.head() == head
 
 
 def test_a_checkpoint_of_another_tree_is_named_even_when_signed_with_the_ledgers_key(

@@ -13,6 +13,7 @@ import pytest
 from ledger.domain.community import Community
 from ledger.domain.retiree import Retiree
 from ledger.errors import RuleViolationError
+from tests.people import id_number
 
 TODAY = date(2026, 6, 30)
 STAMP = {"recorded_by": "tester"}
@@ -31,7 +32,7 @@ def replay(events: Sequence[Any]) -> Any:
 
 def enrolled(**overrides: Any) -> list[Any]:
     fields: dict[str, Any] = dict(
-        name="Wang Fang", id_number="430102195505051234", sex="female", birth_date=date(1955, 5, 5),
+        name="Wang Fang", id_number=id_number(date(1955, 5, 5)), sex="female", birth_date=date(1955, 5, 5),
         danwei_code="D-TEX-01", danwei_name="Changsha Textile Mill", retirement_date=date(2005, 6, 1),
         monthly_pension=Decimal("2100"), agency="CS-SIA", city="Changsha", district="Yuelu",
     )

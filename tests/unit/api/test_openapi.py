@@ -1,0 +1,61 @@
+"""The OpenAPI document states what the server enforces (``api.openapi``); building it touches no file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from api.main import create_app
+from api.schemas import UUID_PATTERN
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return create_app().openapi()
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(f"{method.upper()} {path}", operation) for path, item in document["paths"].items()
+            for method, operation in item.items()]
+
+
+def test_every_operation_may_answer_414_and_every_body_operation_400_413_415(document: dict[str, Any]) -> None:
+    bodies = []
+    for label, operation in operations(document):
+        assert "414" in operation["responses"], label
+        if "requestBody" in operation:
+            bodies.append(label)
+            assert {"400", "413", "415"} <= set(operation["responses"]), label
+            assert list(operation["requestBody"]["content"]) == ["application/json"], label
+        else:
+            assert "415" not in operation["responses"], label
+    assert len(bodies) == 4
+
+
+def test_errors_are_documented_as_problem_json_only(document: dict[str, Any]) -> None:
+    for label, operation in operations(document):
+        for status, response in operation["responses"].items():
+            if status[0] in "45":
+                assert list(response["content"]) == ["application/problem+json"], (label, status)
+
+
+def test_no_parameter_is_documented_as_null(document: dict[str, Any]) -> None:
+    for label, operation in operations(document):
+        for parameter in operation.get("parameters", []):
+            assert "null" not in str(parameter["schema"]), (label, parameter["name"])
+            assert parameter["schema"].get("default", "none") is not None, (label, parameter["name"])
+
+
+def test_the_limits_the_server_applies_are_in_the_schema(document: dict[str, Any]) -> None:
+    retiree_id = next(p for p in document["paths"]["/v1/retirees/{retiree_id}"]["get"]["parameters"]
+                      if p["name"] == "retiree_id")
+    assert retiree_id["schema"]["pattern"] == UUID_PATTERN
+    workload = {p["name"]: p["schema"] for p in document["paths"]["/v1/projections/workload"]["get"]["parameters"]}
+    assert workload["month_from"]["pattern"].startswith("^(19[0-9][0-9]")
+    assert "overall" in workload["service_type"]["enum"]
+    assert workload["Ledger-Min-Seq"]["type"] == "integer"
+    enroll = document["components"]["schemas"]["EnrollIn"]["properties"]
+    assert "MOD 11-2" in enroll["id_number"]["description"] and enroll["id_number"]["pattern"]
+    assert enroll["monthly_pension"]["anyOf"][0]["multipleOf"] == 0.01
+    assert "\\d" not in str(document["components"]["schemas"])  # ECMA and Python disagree on what \d is
