@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -159,23 +160,29 @@ def _clean_loc(loc: Any) -> list[str | int]:
     return [part if isinstance(part, int) else str(part) for part in loc]
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    # Only where, what and which kind: never the offending input (it may be personal data).
-    errors: list[dict[str, Any]] = []
+def validation_problem(errors: Iterable[Any]) -> dict[str, Any]:
+    """The 422 ``validation-error`` body for pydantic errors: where, what and which kind, never the
+    offending input (it may be personal data)."""
+    cleaned: list[dict[str, Any]] = []
     places: list[str] = []
-    for err in exc.errors():
+    for err in errors:
         loc = _clean_loc(err.get("loc", ()))
         kind = str(err.get("type", ""))
         msg = str(err.get("msg", ""))
         if kind == "union_tag_invalid":  # pydantic's message quotes the tag that was sent
             msg = f"unknown type; expected one of: {err.get('ctx', {}).get('expected_tags', '')}"
-        errors.append({"loc": loc, "msg": msg, "type": kind})
+        cleaned.append({"loc": loc, "msg": msg, "type": kind})
         places.append(".".join(str(part) for part in loc))
     detail = "the request does not match its schema"
     if places:
         detail += " at: " + ", ".join(places[:5])
-    return problem_response(422, "validation-error", "Validation error", detail, request.url.path, errors=errors)
+    return {"type": problem_type("validation-error"), "title": "Validation error", "status": 422, "detail": detail,
+            "errors": cleaned}
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return _body_response(422, validation_problem(exc.errors()), request)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

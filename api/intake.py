@@ -28,6 +28,11 @@ lone surrogate, a number beyond a double, nested over
 well-formed JSON that is not an object                    400     ``bad-request``
 =======================================================  ======  ==========================
 
+``POST /v1/batches`` (``BATCH_PATHS``) takes up to ``MAX_BATCH_BYTES`` (16 MiB) and
+``MAX_BATCH_ITEMS`` commands, as a JSON array (``application/json``) or NDJSON
+(``application/x-ndjson``, one JSON value a line); the same media-type and UTF-8 rules apply, the
+gate parses it once (``parse_batch``, 400 naming the byte or line) and the route judges each item.
+
 So a charset is a question of the media type (415) and the bytes are a question of the body (400:
 RFC 8259 §8.1 says JSON is UTF-8 without a BOM). Details say what is wrong, never what was sent.
 A body that passes is handed on in one piece, and FastAPI judges it against its schema (422).
@@ -54,7 +59,12 @@ from api.errors import PROBLEM_MEDIA_TYPE, problem_response, problem_type
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_QUERY_BYTES = 2 * 1024
+MAX_BATCH_BYTES = 16 * 1024 * 1024
+MAX_BATCH_ITEMS = 10_000
 JSON_MEDIA_TYPE = "application/json"
+NDJSON_MEDIA_TYPE = "application/x-ndjson"
+BATCH_PATHS = frozenset({"/v1/batches"})
+"""Bulk operations: bodies up to ``MAX_BATCH_BYTES``, a JSON array or NDJSON (the route parses them)."""
 BODY_STATUSES = (400, 413, 415)
 """What an operation with a JSON body may answer from here (``api.openapi`` lists them)."""
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -92,24 +102,64 @@ def declared_length(headers: Headers, max_bytes: int) -> int | None:
     return int(value)
 
 
-def check_media_type(headers: Headers) -> None:
-    """``application/json`` with at most ``charset=utf-8`` (415 otherwise)."""
+def check_media_type(headers: Headers, allowed: tuple[str, ...] = (JSON_MEDIA_TYPE,)) -> str:
+    """One of the ``allowed`` media types with at most ``charset=utf-8`` (415 otherwise); it is returned."""
     values = headers.getlist("content-type")
     media_type, *parameters = (values[0] if len(values) == 1 else "").split(";")
-    if media_type.strip().lower() != JSON_MEDIA_TYPE:
+    media_type = media_type.strip().lower()
+    if media_type not in allowed:
         raise RefusedError(415, "unsupported-media-type", "Unsupported media type",
-                           "request bodies are sent as Content-Type: application/json")
+                           f"request bodies are sent as Content-Type: {' or '.join(allowed)}")
     for parameter in filter(str.strip, parameters):
         name, _, value = parameter.partition("=")
         if name.strip().lower() != "charset" or value.strip().strip('"').lower() != "utf-8":
             raise RefusedError(415, "unsupported-media-type", "Unsupported media type",
-                               "application/json bodies are UTF-8: the only parameter allowed is charset=utf-8")
+                               "bodies are UTF-8: the only parameter allowed is charset=utf-8")
+    return media_type
 
 
 def check_json_object(body: bytes) -> None:
     """A UTF-8 JSON object, without a byte order mark (400 otherwise)."""
+    check_text(body)
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise _bad(f"malformed JSON at byte {error.pos}") from None
+    if not isinstance(value, dict):
+        raise _bad("the request body must be a JSON object")
+
+
+def parse_batch(body: bytes, media_type: str) -> list[Any]:
+    """The items of a bulk body: a JSON array, or NDJSON (one JSON value a line, blank lines skipped);
+    400 naming the byte or line of malformed JSON. Each item is judged by the route."""
+    check_text(body)
+    if media_type == JSON_MEDIA_TYPE:
+        try:
+            items = orjson.loads(body)
+        except orjson.JSONDecodeError as error:
+            raise _bad(f"malformed JSON at byte {error.pos}") from None
+        if not isinstance(items, list):
+            raise _bad("the request body must be a JSON array of commands")
+    else:
+        items = []
+        for number, line in enumerate(body.split(b"\n"), 1):
+            if line.strip():
+                try:
+                    items.append(orjson.loads(line))
+                except orjson.JSONDecodeError:
+                    raise _bad(f"malformed JSON on line {number}") from None
+    if not items:
+        raise _bad("a batch holds at least one command")
+    if len(items) > MAX_BATCH_ITEMS:
+        raise RefusedError(413, "payload-too-large", "Payload too large",
+                           f"a batch holds at most {MAX_BATCH_ITEMS} commands")
+    return items
+
+
+def check_text(body: bytes) -> None:
+    """Non-empty UTF-8 without a byte order mark or NUL bytes (400 otherwise)."""
     if not body.strip():
-        raise _bad("the request body is empty; send a JSON object")
+        raise _bad("the request body is empty")
     if body.startswith(_UTF8_BOM):
         raise _bad("JSON text must not start with a byte order mark")
     try:
@@ -118,12 +168,6 @@ def check_json_object(body: bytes) -> None:
         raise _bad("JSON text must be UTF-8 (RFC 8259); UTF-16 and other encodings are refused") from None
     if b"\x00" in body:
         raise _bad("JSON text must be UTF-8 (RFC 8259); it contains NUL bytes (UTF-16?)")
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise _bad(f"malformed JSON at byte {error.pos}") from None
-    if not isinstance(value, dict):
-        raise _bad("the request body must be a JSON object")
 
 
 def body_operations(document: dict[str, Any]) -> list[tuple[str, re.Pattern[str]]]:
@@ -135,6 +179,11 @@ def body_operations(document: dict[str, Any]) -> list[tuple[str, re.Pattern[str]
         found.extend((method.upper(), pattern) for method, operation in item.items()
                      if isinstance(operation, dict) and "requestBody" in operation)
     return found
+
+
+def _path(scope: Scope) -> str:
+    path, root = str(scope.get("path", "")), str(scope.get("root_path", ""))
+    return path[len(root):] if root and path.startswith(root) else path
 
 
 class RequestGate:
@@ -153,8 +202,7 @@ class RequestGate:
         """Whether the request is for an operation with a JSON body (its OpenAPI document says which)."""
         if self._body_operations is None:
             self._body_operations = body_operations(scope["app"].openapi()) if "app" in scope else []
-        path, root = str(scope.get("path", "")), str(scope.get("root_path", ""))
-        path = path[len(root):] if root and path.startswith(root) else path
+        path = _path(scope)
         return any(method == scope.get("method") and pattern.fullmatch(path)
                    for method, pattern in self._body_operations)
 
@@ -167,13 +215,18 @@ class RequestGate:
                 raise RefusedError(414, "uri-too-long", "URI too long",
                                    f"query strings are limited to {MAX_QUERY_BYTES} bytes")
             headers = Headers(scope=scope)
-            declared = declared_length(headers, self.max_bytes)
-            body = await self._read(receive)
+            bulk = scope.get("method") == "POST" and _path(scope) in BATCH_PATHS
+            limit = MAX_BATCH_BYTES if bulk else self.max_bytes
+            declared = declared_length(headers, limit)
+            body = await self._read(receive, limit)
             if body is None:
                 return  # the client went away before sending its body
             if declared is not None and declared != len(body):
                 raise _bad("Content-Length does not match the body")
-            if self.takes_json_body(scope):
+            if bulk:
+                media_type = check_media_type(headers, (JSON_MEDIA_TYPE, NDJSON_MEDIA_TYPE))
+                scope.setdefault("state", {})["batch_items"] = parse_batch(body, media_type)
+            elif self.takes_json_body(scope):
                 check_media_type(headers)
                 check_json_object(body)
         except RefusedError as refused:
@@ -192,7 +245,8 @@ class RequestGate:
 
         await self.app(scope, replay, send)
 
-    async def _read(self, receive: Receive) -> bytes | None:
+    @staticmethod
+    async def _read(receive: Receive, limit: int) -> bytes | None:
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -202,8 +256,8 @@ class RequestGate:
                 return None
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                raise _too_large(self.max_bytes)
+            if size > limit:
+                raise _too_large(limit)
             chunks.append(chunk)
             more = bool(message.get("more_body", False))
         return b"".join(chunks)

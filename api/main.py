@@ -30,7 +30,7 @@ from api.errors import install_error_handlers
 from api.intake import RequestGate
 from api.openapi import stated
 from api.responses import problems
-from api.routers import audit, communities, health, log, projections, retirees
+from api.routers import audit, batches, communities, health, log, projections, retirees
 from ledger import __version__
 from ledger.config import Settings
 from runtime.bootstrap import bootstrap
@@ -119,7 +119,7 @@ def create_app(
     app.state.dev_mode = dev_mode
     install_error_handlers(app)
     app.add_middleware(RequestGate)
-    app.include_router(health.router, responses=problems(414))
-    for router in (communities.router, retirees.router, log.router, projections.router, audit.router):
-        app.include_router(router, prefix="/v1", responses=problems(414))
+    app.include_router(health.router, responses=problems(400, 414))
+    for router in (communities.router, retirees.router, batches.router, log.router, projections.router, audit.router):
+        app.include_router(router, prefix="/v1", responses=problems(400, 414))
     return app

@@ -3,7 +3,9 @@
 FastAPI renders the routes; ``stated`` corrects what it renders in general terms, once, for every
 route (``LedgerAPI.openapi`` in ``api.main`` applies it):
 
-- an operation with a JSON body also answers 400, 413 and 415 (``api.intake``);
+- every operation may answer 400 (a ``Content-Length`` that cannot be framed) and 414 (``api.main``);
+  an operation with a JSON body also answers 413 and 415 (``api.intake``);
+- the schemas of ``POST /v1/batches`` items are components (its body is read by the route itself);
 - error responses are ``application/problem+json`` only (FastAPI adds the route's own media type);
 - an optional query, header or path parameter is left out, never sent as ``null``: its schema has
   no ``null`` branch (the text ``null`` is no integer, date or code).
@@ -21,6 +23,7 @@ from typing import Any
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.intake import BODY_STATUSES
 from api.responses import problems
+from api.routers import batches
 
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -38,6 +41,9 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
 
 def stated(document: dict[str, Any]) -> dict[str, Any]:
     """``document`` corrected in place as the module docstring says; returned for convenience."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in batches.COMPONENTS.items():  # the batch items' schemas (an explicit requestBody)
+        schemas.setdefault(name, schema)
     body_problems = problems(*BODY_STATUSES)
     for item in document.get("paths", {}).values():
         for method in _METHODS:

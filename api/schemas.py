@@ -23,8 +23,10 @@ from ledger import commands as cmd
 from ledger.fields import CODE_PATTERN, Day, Whole
 
 __all__ = [
+    "BATCH_ITEMS",
     "BODIES",
     "CODE_PATTERN",
+    "BatchItemIn",
     "Body",
     "CanonicalUuid",
     "CommunityEventIn",
@@ -67,13 +69,16 @@ class Body(BaseModel):
         return cast(cmd.Command, self.command(**values, **target))
 
 
-def body_of(kind: type, name: str, tagged: bool) -> type[Body]:
-    """The request model of the command ``kind`` (see the module docstring)."""
+def body_of(kind: type, name: str, tagged: bool, targets: dict[str, Any] | None = None) -> type[Body]:
+    """The request model of the command ``kind`` (see the module docstring); with ``targets`` (a batch
+    item) the target field is kept, of the type ``targets`` gives for it (else its own)."""
     declared = cmd.spec(kind)
     hints = get_type_hints(kind, include_extras=True)
     defined: dict[str, Any] = {"type": (Literal[cmd.tag(declared.event)], ...)} if tagged else {}
     for item in fields(kind):
-        if item.name != declared.target:
+        if item.name == declared.target and targets is not None:
+            defined[item.name] = (targets.get(item.name, hints[item.name]), ...)
+        elif item.name != declared.target:
             defined[item.name] = (hints[item.name], ... if item.default is MISSING else item.default)
     model = create_model(name, __base__=Body, __doc__=f"Records ``{declared.event}`` ({declared.role}s).",
                          __module__=__name__, **defined)
@@ -91,6 +96,26 @@ globals().update({model.__name__: model for model in BODIES.values()})
 
 
 
+BATCH_REF_PATTERN = r"^@(0|[1-9][0-9]{0,4})$"
+BatchRef = Annotated[str, Field(pattern=BATCH_REF_PATTERN, description="``@N``: the retiree enrolled by item N")]
+BATCH_ITEMS: dict[type, type[Body]] = {
+    kind: body_of(kind, f"{cmd.spec(kind).event}Item", tagged=True,
+                  targets={"retiree_id": CanonicalUuid | BatchRef})
+    for kind in cmd.COMMANDS
+}
+"""Every command as an item of ``POST /v1/batches``: tagged with ``type`` and naming its own target
+(``retiree_id``, a UUID or ``@N`` for the retiree item N of the same batch enrolls; ``community``)."""
+
+
+def batch_command(item: Body) -> cmd.Command:
+    """The ledger command of a batch item (``@N`` becomes ``cmd.Ref(N)``)."""
+    values = item.model_dump(exclude={"type", "expected_version"})
+    target = values.get("retiree_id")
+    if isinstance(target, str):
+        values["retiree_id"] = cmd.Ref(int(target[1:]))
+    return cast(cmd.Command, item.command(**values))
+
+
 def _union(target: str) -> Any:
     models = tuple(model for kind, model in BODIES.items() if cmd.spec(kind).target == target)
     return Annotated[Union[models], Field(discriminator="type")]  # noqa: UP007  (a union built at run time)
@@ -101,8 +126,10 @@ if TYPE_CHECKING:
     RegisterCommunityIn: TypeAlias = Body
     RetireeEventIn: TypeAlias = Body
     CommunityEventIn: TypeAlias = Body
+    BatchItemIn: TypeAlias = Body
 else:
     EnrollIn = BODIES[cmd.Enroll]
     RegisterCommunityIn = BODIES[cmd.RegisterCommunity]
     RetireeEventIn = _union("retiree_id")
     CommunityEventIn = _union("community")
+    BatchItemIn = Annotated[Union[tuple(BATCH_ITEMS.values())], Field(discriminator="type")]  # noqa: UP007

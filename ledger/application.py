@@ -12,8 +12,10 @@ import dataclasses
 import hashlib
 import itertools
 import random
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
@@ -36,6 +38,8 @@ from ledger.domain.values import NAMESPACE, community_uuid
 from ledger.errors import (
     ConflictError,
     IdempotencyKeyReusedError,
+    InvalidInputError,
+    LedgerError,
     NotFoundError,
     RuleViolationError,
     UnavailableError,
@@ -43,10 +47,12 @@ from ledger.errors import (
 )
 from ledger.eventlog.base import EventLog, LogRecord
 from ledger.files import private_file, private_folder
-from ledger.handlers import HANDLERS, Unit
+from ledger.handlers import HANDLERS, Decision, Unit
 from ledger.keys import IdentityHasher, data_key, load_or_create_key
 from ledger.sealing import CheckedSnapshots, SealingMapper
 
+BATCH_CHUNK = 500
+"""Commands per transaction in ``Ledger.handle_many``."""
 COMMON_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 
 
@@ -65,6 +71,47 @@ class HistoryEntry:
     prev_hash: str
     hash: str
     business_date: date | None = None
+
+
+class HistoryCache:
+    """Decoded history entries per stream, each a prefix of the stream (versions 1..n, in order).
+
+    The log is append-only, so a cached prefix stays valid: a read takes what it holds and reads
+    only what comes after it. LRU over streams, at most ``max_entries`` entries in all (0 keeps
+    nothing); one lock guards it (the API reads from a thread pool). The entries hold decrypted
+    data in memory, as every read does: they are shared and never logged; callers must not change them.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._streams: OrderedDict[UUID, tuple[HistoryEntry, ...]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, stream_id: UUID) -> tuple[HistoryEntry, ...]:
+        """The cached prefix of the stream (empty when none); the entry of version ``v`` is at ``v - 1``."""
+        with self._lock:
+            entries = self._streams.get(stream_id, ())
+            if entries:
+                self._streams.move_to_end(stream_id)
+            return entries
+
+    def extend(self, stream_id: UUID, entries: Sequence[HistoryEntry]) -> None:
+        """Keeps ``entries`` if they continue the cached prefix version by version; else (another
+        read added them first, or they start after a gap) keeps nothing."""
+        if not self.max_entries or not entries:
+            return
+        with self._lock:
+            cached = self._streams.get(stream_id, ())
+            if [e.version for e in entries] != list(range(len(cached) + 1, len(cached) + len(entries) + 1)):
+                return
+            grown = (cached + tuple(entries))[: self.max_entries]
+            self._streams[stream_id] = grown
+            self._streams.move_to_end(stream_id)
+            self._size += len(grown) - len(cached)
+            while self._size > self.max_entries:  # the least recently used go first, never this stream
+                _, evicted = self._streams.popitem(last=False)
+                self._size -= len(evicted)
 
 
 def event_type(event: object) -> str:
@@ -93,6 +140,28 @@ def _fold(aggregate: Any, events: Iterable[Any]) -> Any:
     return aggregate
 
 
+Decided = tuple[int, cmd.Command, cmd.Context, Decision, int]
+"""A command of a chunk decided but not saved: its result index, the command as given, its context,
+the decision and the index of its first event in the chunk."""
+
+
+def _keyed(context: cmd.Context) -> bool:
+    return context.idempotency_key is not None or context.event_id is not None
+
+
+def _resolved(command: cmd.Command, results: list[cmd.Appended | LedgerError]) -> cmd.Command:
+    """``command`` with a ``cmd.Ref`` target replaced by the id the referred command created."""
+    target = cmd.spec(type(command)).target
+    if target is None or not isinstance(ref := getattr(command, target), cmd.Ref):
+        return command
+    if not 0 <= ref.index < len(results):
+        raise InvalidInputError(f"{target} refers to command {ref.index}, which does not come before this one")
+    found = results[ref.index]
+    if not isinstance(found, cmd.Appended):
+        raise InvalidInputError(f"{target} refers to command {ref.index}, which failed")
+    return cast(cmd.Command, dataclasses.replace(cast(Any, command), **{target: UUID(found.id)}))
+
+
 class Ledger(Application[UUID]):
     """The Social Care Ledger application (see DESIGN.md sections 2 and 3)."""
 
@@ -108,6 +177,7 @@ class Ledger(Application[UUID]):
         self._hasher = IdentityHasher(load_or_create_key(settings.lookup_key_path))
         self._clock = clock
         self.after_append: list[Callable[[], None]] = []
+        self.history_cache = HistoryCache(settings.history_cache)
         super().__init__(env)
         private_file(settings.events_path)
 
@@ -205,6 +275,95 @@ class Ledger(Application[UUID]):
         main = decision.aggregates[0]
         return cmd.Appended(id=decision.public_id, version=main.version, seq=recordings[0].notification.id)
 
+    def handle_many(
+        self, items: Iterable[tuple[cmd.Command, cmd.Context]], *, stop_at_error: bool = False,
+        chunk: int = BATCH_CHUNK,
+    ) -> list[cmd.Appended | LedgerError]:
+        """Decides every command as ``handle`` would and saves them in few transactions.
+
+        Commands are decided in order, each on the state the earlier ones left (``Unit.overlay``), by
+        the same handlers, access checks and idempotency as ``handle``; the events of up to ``chunk``
+        commands are saved in one transaction, in command order. A command that fails its checks is
+        answered with its error and saves nothing; the others go on (with ``stop_at_error`` nothing
+        after it is decided or saved, what came before is). A command's target may be a ``cmd.Ref``
+        to an earlier command of the same call (an enrollment's new retiree). When the transaction
+        loses a race with another writer (or two commands of it claim the same ID number or
+        community), nothing of it was saved and its commands are handled again one by one.
+        """
+        results: list[cmd.Appended | LedgerError] = []
+        pending = iter(items)
+        while batch := list(itertools.islice(pending, chunk)):
+            stopped = self._handle_chunk(batch, results, stop_at_error)
+            if stopped:
+                break
+        return results
+
+    def _handle_chunk(
+        self, batch: list[tuple[cmd.Command, cmd.Context]], results: list[cmd.Appended | LedgerError],
+        stop_at_error: bool,
+    ) -> bool:
+        """Decides and saves one transaction's commands, appending to ``results``; True when it stopped."""
+        overlay: dict[UUID, Aggregate] = {}
+        events: list[Any] = []
+        decided: list[Decided] = []
+        stopped = False
+        for original, context in batch:
+            try:
+                command = cmd.validate(_resolved(original, results))
+                event_id = self._event_id(context)
+                replay = self._replay(command, event_id, context) if _keyed(context) else None
+                if replay is not None:
+                    results.append(replay)
+                    continue
+                unit = Unit(self, context, event_id, context.today or self._clock(), overlay)
+                decision = HANDLERS[type(command)](unit, command)
+            except LedgerError as error:
+                results.append(error)
+                if stop_at_error:
+                    stopped = True
+                    break
+                continue
+            decided.append((len(results), original, context, decision, len(events)))
+            main = decision.aggregates[0]  # provisional (seq 0) until saved: what a later Ref resolves to
+            results.append(cmd.Appended(id=decision.public_id, version=main.version, seq=0))
+            for aggregate in [*decision.aggregates, *self._idempotency_claim(command, context, event_id)]:
+                events.extend(aggregate.collect_events())
+                overlay[aggregate.id] = aggregate
+        if not events:
+            return stopped
+        try:
+            recordings = self.save(*events, *overlay.values(),
+                                   event_ids=[str(event.event_id) for event in events])
+        except IntegrityError:
+            return self._handle_alone(decided, results, stop_at_error) or stopped
+        except PersistenceError as error:
+            unavailable = UnavailableError(f"the event log is unavailable: {type(error).__name__}")
+            for index, *_ in decided:
+                results[index] = unavailable
+            return True
+        for index, _, _, decision, first in decided:
+            main = decision.aggregates[0]
+            results[index] = cmd.Appended(id=decision.public_id, version=main.version,
+                                          seq=recordings[first].notification.id)
+        for hook in self.after_append:
+            hook()
+        return stopped
+
+    def _handle_alone(
+        self, decided: list[Decided],
+        results: list[cmd.Appended | LedgerError], stop_at_error: bool,
+    ) -> bool:
+        """The chunk's decided commands handled again one by one, in order (their Refs resolved anew)."""
+        for index, original, context, _, _ in decided:
+            try:
+                results[index] = self.handle(_resolved(original, results), context)
+            except LedgerError as error:
+                results[index] = error
+                if stop_at_error:
+                    del results[index + 1:]
+                    return True
+        return False
+
     def _event_id(self, context: cmd.Context) -> UUID:
         if context.event_id is not None:
             return context.event_id
@@ -269,12 +428,6 @@ class Ledger(Application[UUID]):
         """The stream id of the identity claim of an ID number (a keyed hash: the number is never a key)."""
         return self._hasher.claim_id(id_number)
 
-    def staff_active(self, code: str, staff_id: str, day: date) -> bool:
-        try:
-            return self.community(code, read_only=True).staff_active_on(staff_id, day)
-        except NotFoundError:
-            return False
-
     def stream_exists(self, aggregate_id: UUID) -> bool:
         return bool(self.events.recorder.select_events(aggregate_id, limit=1))
 
@@ -332,23 +485,45 @@ class Ledger(Application[UUID]):
         return claim.retiree_id
 
     def history(
-        self, stream_id: UUID, *, version: int | None = None, as_of: date | None = None
+        self, stream_id: UUID, *, version: int | None = None, as_of: date | None = None,
+        after_version: int | None = None, limit: int | None = None,
     ) -> list[HistoryEntry]:
         """A stream's events in order; up to a ``version``, or those in effect ``as_of`` a business date.
+        Of those, the ones with a version above ``after_version``, at most ``limit`` (default: all).
 
-        ``NotFoundError`` for an unknown stream or a version it has not reached.
+        Decoded entries come from ``history_cache`` and the log is read only after what it holds
+        (and only as far as the page needs). ``NotFoundError`` for an unknown stream or a version it
+        has not reached.
         """
-        records = self.log.select_stream(stream_id)
-        if not records:
+        until = None if version is None else max(version, 0)
+        found = self._entries(stream_id, max(after_version or 0, 0), until, None if as_of is not None else limit)
+        in_effect = (e for e in found if as_of is None or e.business_date is None or e.business_date <= as_of)
+        entries = list(itertools.islice(in_effect, limit))
+        if not entries and not self.history_cache.get(stream_id) and not self.stream_exists(stream_id):
             raise NotFoundError("no stream with this id")
-        if version is not None and version > records[-1].originator_version:
+        if version is not None and version > 0 and not self._reached(stream_id, version):
             raise NotFoundError(f"the stream has no version {version}")
-        entries = [self.entry(record) for record in records]
-        return [
-            entry for entry in entries
-            if (version is None or entry.version <= version)
-            and (as_of is None or entry.business_date is None or entry.business_date <= as_of)
-        ]
+        return entries
+
+    def _entries(self, stream_id: UUID, after: int, until: int | None, batch: int | None) -> Iterator[HistoryEntry]:
+        """The stream's entries with a version above ``after`` and up to ``until``: the cached ones, then
+        the log's, read ``batch`` records at a time (all at once when None) and kept in the cache when
+        they continue it. Versions are dense from 1, so the reads stop at ``until`` exactly."""
+        cached = self.history_cache.get(stream_id)
+        yield from cached[after:until]
+        after = max(after, len(cached))
+        while until is None or after < until:
+            limit = min((n for n in (batch, None if until is None else until - after) if n is not None), default=None)
+            records = self.log.select_stream(stream_id, gt=after, limit=limit)
+            entries = [self.entry(record) for record in records]
+            self.history_cache.extend(stream_id, entries)
+            yield from entries
+            if not records or limit is None or len(records) < limit:
+                return
+            after = records[-1].originator_version
+
+    def _reached(self, stream_id: UUID, version: int) -> bool:
+        return len(self.history_cache.get(stream_id)) >= version or self.log.record_at(stream_id, version) is not None
 
     def entry(self, record: LogRecord) -> HistoryEntry:
         event = cast(Aggregate.Event, self.mapper.to_domain_event(record))

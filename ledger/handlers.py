@@ -4,12 +4,17 @@
 :class:`Unit` (the loads and checks of one attempt) and the validated command, and returns the
 aggregates holding the new events plus the public id of the stream written. Saving, retries after
 a lost race and idempotency are ``Ledger.handle``'s; the rules are the aggregates'.
+
+In a batch (``Ledger.handle_many``) the unit also holds the batch's ``overlay``: the aggregates earlier
+commands of the batch decided on but the log does not hold yet. Loads see them first (a copy, so a
+command that fails leaves nothing behind), so each command is decided on the state its predecessors left.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID, uuid4, uuid5
@@ -21,10 +26,13 @@ from ledger.access import check_write
 from ledger.domain.community import Community
 from ledger.domain.identity import IdentityClaim
 from ledger.domain.retiree import Retiree
+from ledger.domain.values import community_uuid
 from ledger.errors import NotFoundError, RuleViolationError, VersionConflictError
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
+
+A = TypeVar("A", bound=Aggregate)
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class Unit:
     context: c.Context
     event_id: UUID
     today: date
+    overlay: dict[UUID, Aggregate] = field(default_factory=dict)
 
     @property
     def stamp(self) -> dict[str, Any]:
@@ -58,21 +67,42 @@ class Unit:
             raise VersionConflictError("a new stream starts at version 0")
 
     def retiree(self, retiree_id: UUID) -> Retiree:
-        retiree = self.ledger.retiree(retiree_id)
+        retiree = self._decided(retiree_id, Retiree)
+        retiree = copy.deepcopy(retiree) if retiree is not None else self.ledger.retiree(retiree_id)
         self._expect(retiree)
         return retiree
 
     def community(self, code: str) -> Community:
-        community = self.ledger.community(code)
+        community = self._decided(community_uuid(code), Community)
+        community = copy.deepcopy(community) if community is not None else self.ledger.community(code)
         self._expect(community)
         return community
+
+    def _read_community(self, code: str) -> Community:
+        """The community as it stands, not to be changed (NotFoundError if it is not registered)."""
+        return self._decided(community_uuid(code), Community) or self.ledger.community(code, read_only=True)
 
     def city_of(self, code: str) -> str:
         """The city of a community a retiree moves to (RuleViolationError if it is not registered)."""
         try:
-            return self.ledger.community(code, read_only=True).city
+            return self._read_community(code).city
         except NotFoundError:
             raise RuleViolationError("community_registered", f"community {code} is not registered") from None
+
+    def staff_active(self, code: str, staff_id: str, day: date) -> bool:
+        try:
+            return self._read_community(code).staff_active_on(staff_id, day)
+        except NotFoundError:
+            return False
+
+    def stream_exists(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self.overlay or self.ledger.stream_exists(aggregate_id)
+
+    def _decided(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        aggregate = self.overlay.get(aggregate_id)
+        if aggregate is not None and not isinstance(aggregate, kind):
+            raise NotFoundError(f"no {kind.__name__.lower()} with this id")
+        return aggregate
 
     def _expect(self, aggregate: Aggregate) -> None:
         wanted = self.context.expected_version
@@ -141,7 +171,7 @@ def enroll(u: Unit, command: c.Enroll) -> Decision:
     u.allow(command)
     u.new_stream()
     claim_id = u.ledger.claim_id(command.id_number)
-    if u.ledger.stream_exists(claim_id):
+    if u.stream_exists(claim_id):
         raise RuleViolationError("one_enrollment_per_id_number", "this ID number is already enrolled")
     retiree = Retiree.enroll(retiree_id=uuid4(), today=u.today, **values(command), **u.stamp)
     claim = IdentityClaim.claim(claim_id=claim_id, retiree_id=retiree.id, recorded_by=u.context.recorded_by,
@@ -195,7 +225,7 @@ def resume_pension(u: Unit, command: c.ResumePension) -> Decision:
 @handles(c.DeliverService)
 def deliver_service(u: Unit, command: c.DeliverService) -> Decision:
     """The community answers whether the staff member was active on the day; the retiree decides."""
-    active = u.ledger.staff_active(command.community, command.staff_id, command.delivered_on)
+    active = u.staff_active(command.community, command.staff_id, command.delivered_on)
     return _on_retiree(u, command, lambda r: r.deliver_service(**values(command, "retiree_id"), staff_active=active,
                                                                today=u.today, **u.stamp))
 

@@ -11,22 +11,24 @@ exported. Exports contain personal data (names, ID numbers): they are evidence f
 
 Import contract:
 
-* every line becomes the command ``COMMAND_OF_EVENT[type]`` and goes through ``Ledger.handle``, so the
-  same rules as the API apply; ``Context(event_id=...)`` comes from the line, which makes re-importing a
+* every line becomes the command ``COMMAND_OF_EVENT[type]`` and goes through ``Ledger.handle_many``
+  (the path of ``POST /v1/batches``), so the same rules as the API apply, in transactions of up to
+  ``ledger.application.BATCH_CHUNK`` lines; ``Context(event_id=...)`` comes from the line, which makes re-importing a
   file idempotent (lines already present are replayed, nothing new is appended);
 * ``seq``, ``version``, ``recorded_by`` and ``timestamp`` are informational: the target ledger assigns
   its own, and records the import's ``principal`` as the author;
 * retiree stream ids from the file are mapped to the ids created by the file's own Enrolled lines
   (enrollment creates a new id); a retiree line whose stream the file did not enroll names a retiree of
-  the target ledger directly. The map (old id → new id) is handed back in ``id_map`` as the lines go,
-  so it holds the retirees created before a bad line too; ``write_id_map`` stores it as CSV;
+  the target ledger directly. The map (old id → new id) is handed back in ``id_map``, also when a bad
+  line stops the import (it then holds the retirees created before it); ``write_id_map`` stores it as CSV;
   community ids do not change (they derive from the community code);
 * an import is a migration, not a backup: it gives retirees new ids, new seqs and hashes and records
   the importer as the author, so checkpoints of the source do not verify against the target
   (``ledger.exchange.backup`` keeps them);
 * import STOPS at the first bad line (invalid JSON, unknown type, missing/extra/ill-typed field, broken
-  rule) with ``ImportLineError(line_no, reason)``: each line is its own atomic append, so every line before
-  it is kept and nothing of the bad line is saved. Blank lines are skipped. Reasons never quote values.
+  rule) with ``ImportLineError(line_no, reason)``: every line before it is kept and nothing of the bad
+  line or after it is saved. Blank lines are skipped. Reasons never quote values. A relocation line must
+  name the community it leaves (``from_community``), which must be the retiree's community then.
 """
 
 from __future__ import annotations
@@ -34,10 +36,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sized
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import takewhile
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 from uuid import UUID
 
 import orjson
@@ -56,8 +58,8 @@ Progress = Callable[[int, int], None]
 LINE_KEYS = frozenset({"seq", "stream", "aggregate", "version", "type", "event_id", "recorded_by", "timestamp", "data"})
 REQUIRED_KEYS = ("stream", "aggregate", "type", "data")
 COMMUNITY_COMMANDS = (c.RegisterCommunity, c.JoinStaff, c.RecordStaffLeft, c.RecordTraining)
-# event fields the ledger derives from state: checked against it, not passed to the command
-DERIVED: dict[type, tuple[str, ...]] = {c.Relocate: ("from_community",)}
+# event fields the ledger derives from state, optional in the command (a precondition) but required in a file
+REQUIRED: dict[type, tuple[str, ...]] = {c.Relocate: ("from_community",)}
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DECIMAL = re.compile(r"^-?\d{1,12}(\.\d{1,12})?$")
 
@@ -144,28 +146,53 @@ def import_ndjson(
     ledger: Ledger, lines: Iterable[bytes], principal: str = "import", progress: Progress | None = None,
     id_map: dict[str, UUID] | None = None,
 ) -> ImportReport:
-    """Appends every line through ``Ledger.handle``; see the module docstring for the contract.
+    """Appends every line through ``Ledger.handle_many``; see the module docstring for the contract.
 
-    ``progress(done, total)`` counts lines; ``total`` is 0 when ``lines`` has no length. ``id_map``
+    ``progress(done, total)`` counts lines read; ``total`` is 0 when ``lines`` has no length. ``id_map``
     receives each retiree stream of the file (str) with the id its enrollment has in the ledger.
     """
     total = len(lines) if isinstance(lines, Sized) else 0
-    streams: dict[str, UUID] = {} if id_map is None else id_map
+    enrolled: dict[str, int] = {}  # the file's retiree stream -> the index of its enrollment among the items
+    line_of: list[int] = []  # item index -> line number
     kinds: Counter[type] = Counter()
-    appended = replayed = line_no = 0
+    bad: list[ImportLineError] = []
+
+    def items() -> Iterator[tuple[c.Command, c.Context]]:
+        line_no = 0
+        for line_no, raw in enumerate(lines, 1):
+            if progress is not None and line_no % 200 == 0:
+                progress(line_no, total)
+            if not raw.strip():
+                continue
+            try:
+                command, event_id, stream = _parse(raw, enrolled)
+            except ValueError as error:
+                bad.append(ImportLineError(line_no, str(error)))
+                return  # what came before is saved; nothing of this line or after it
+            if isinstance(command, c.Enroll):
+                enrolled[stream] = len(line_of)
+            line_of.append(line_no)
+            kinds[type(command)] += 1
+            yield command, c.Context(principal=principal, event_id=event_id)
+        if progress is not None:
+            progress(line_no, total or line_no)
+
     if progress is not None:
         progress(0, total)
-    for line_no, raw in enumerate(lines, 1):
-        if raw.strip():
-            command, result = _import_line(ledger, raw, line_no, principal, streams)
-            kinds[type(command)] += 1
-            appended += not result.replayed
-            replayed += result.replayed
-        if progress is not None and line_no % 200 == 0:
-            progress(line_no, total)
-    if progress is not None:
-        progress(line_no, total or line_no)
-    return ImportReport(appended + replayed, appended, replayed, kinds[c.Enroll], kinds[c.RegisterCommunity])
+    results = ledger.handle_many(items(), stop_at_error=True)
+    streams: dict[str, UUID] = {} if id_map is None else id_map
+    for stream, index in enrolled.items():
+        result = results[index] if index < len(results) else None
+        if isinstance(result, c.Appended):
+            streams[stream] = UUID(result.id)
+    for index, result in enumerate(results):
+        if isinstance(result, LedgerError):
+            reason = f"{result.rule}: {result.detail}" if isinstance(result, RuleViolationError) else result.detail
+            raise ImportLineError(line_of[index], reason) from result
+    if bad:
+        raise bad[0]
+    replayed = sum(1 for result in results if isinstance(result, c.Appended) and result.replayed)
+    return ImportReport(len(results), len(results) - replayed, replayed, kinds[c.Enroll], kinds[c.RegisterCommunity])
 
 
 def write_id_map(path: Path, id_map: dict[str, UUID]) -> int:
@@ -176,31 +203,9 @@ def write_id_map(path: Path, id_map: dict[str, UUID]) -> int:
     return len(id_map)
 
 
-def _import_line(
-    ledger: Ledger, raw: bytes, line_no: int, principal: str, streams: dict[str, UUID]
-) -> tuple[c.Command, c.Appended]:
-    """Appends one line; ``streams`` maps the file's retiree streams to the ids enrollment created."""
-    try:
-        command, event_id, stream, derived = _parse(raw, streams)
-    except ValueError as error:
-        raise ImportLineError(line_no, str(error)) from None
-    context = c.Context(principal=principal, event_id=event_id)
-    try:
-        if isinstance(command, c.Relocate) and derived["from_community"] != _community_of(ledger, command, context):
-            raise RuleViolationError("relocation_from_current_community", "from_community is not the current one")
-        if isinstance(command, c.Enroll) and stream in streams:
-            raise InvalidInputError("this stream was already enrolled earlier in the file")
-        result = ledger.handle(command, context)
-    except LedgerError as error:
-        reason = f"{error.rule}: {error.detail}" if isinstance(error, RuleViolationError) else error.detail
-        raise ImportLineError(line_no, reason) from error
-    if isinstance(command, c.Enroll):
-        streams[stream] = UUID(result.id)
-    return command, result
-
-
-def _parse(raw: bytes, streams: dict[str, UUID]) -> tuple[c.Command, UUID | None, str, dict[str, str]]:
-    """(command, event id, file stream, derived fields) of a line; ``ValueError`` says what is wrong."""
+def _parse(raw: bytes, enrolled: dict[str, int]) -> tuple[c.Command, UUID | None, str]:
+    """(command, event id, file stream) of a line; ``ValueError`` says what is wrong. A retiree line of a
+    stream the file enrolled targets that enrollment (``c.Ref``): the ledger gives it a new id."""
     try:
         line = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -224,6 +229,8 @@ def _parse(raw: bytes, streams: dict[str, UUID]) -> tuple[c.Command, UUID | None
         raise ValueError("stream must be a UUID")
     if event_id is not None and (not isinstance(event_id, str) or _uuid(event_id) is None):
         raise ValueError("event_id must be a UUID")
+    if command_class is c.Enroll and stream in enrolled:
+        raise ValueError("this stream was already enrolled earlier in the file")
     fields = dict(data)
     taken = "community" if community else "retiree_id"  # filled in from the line's code or stream
     if taken in fields:
@@ -236,25 +243,17 @@ def _parse(raw: bytes, streams: dict[str, UUID]) -> tuple[c.Command, UUID | None
             raise ValueError("stream does not belong to the community code")
         fields["code" if command_class is c.RegisterCommunity else "community"] = code
     elif command_class is not c.Enroll:
-        fields["retiree_id"] = streams.get(stream) or _uuid(stream)
-    derived = {}
-    for name in DERIVED.get(command_class, ()):
+        fields["retiree_id"] = _uuid(stream)
+    for name in REQUIRED.get(command_class, ()):
         if not isinstance(fields.get(name), str):
             raise ValueError(f"field {name!r}: expected a string" if name in fields else f"missing field {name!r}")
-        derived[name] = fields.pop(name)
     try:
         command = c.parse(command_class, fields)
     except InvalidInputError as error:
         raise ValueError(error.detail) from None
-    return command, _uuid(event_id) if event_id is not None else None, stream, derived
-
-
-def _community_of(ledger: Ledger, command: c.Relocate, context: c.Context) -> str | None:
-    """The retiree's community before this relocation (for a replayed line: the one it names)."""
-    found = ledger.log.find_event(str(context.event_id)) if context.event_id is not None else None
-    if found is not None:
-        return cast(str | None, getattr(ledger.mapper.to_domain_event(found), "from_community", None))
-    return ledger.retiree(command.retiree_id).community
+    if stream in enrolled and not community:
+        command = replace(command, retiree_id=c.Ref(enrolled[stream]))  # type: ignore[call-arg, type-var]
+    return command, _uuid(event_id) if event_id is not None else None, stream
 
 
 def _uuid(text: str) -> UUID | None:

@@ -251,7 +251,7 @@ def test_the_tables_cover_every_endpoint_of_the_api(world: World) -> None:
         "GET /v1/projections/standards", "GET /v1/projections/status", "GET /v1/audit/checkpoints",
         "GET /v1/audit/verify", "GET /v1/audit/public-key", "GET /health", "GET /v1/audit/tree-head",
         "GET /v1/audit/proof/inclusion", "GET /v1/audit/proof/consistency", "GET /v1/audit/checkpoints/latest",
-        "GET /v1/audit/checkpoint",
+        "GET /v1/audit/checkpoint", "POST /v1/batches",
     }
     assert operations == covered
     assert set(WRITE_CASES) == set(WRITES)
@@ -273,6 +273,37 @@ def test_write(world: World, case: str, caller: str, expected: int) -> None:
     assert world.server.head() >= seq > before
     written = world.http.get("/v1/log", params={"after": seq - 1, "limit": 1}, headers=world.tokens.headers("auditor"))
     assert written.json()["events"][0]["recorded_by"] == world.tokens.principals[caller]
+
+
+def _as_item(path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A write case as an item of ``POST /v1/batches``: the command names its own target."""
+    parts = path.strip("/").split("/")  # v1, retirees|communities[, target, events]
+    if len(parts) == 2:
+        return {**body, "type": "enrolled" if parts[1] == "retirees" else "registered"}
+    return {**body, "retiree_id" if parts[1] == "retirees" else "community": parts[2]}
+
+
+@pytest.mark.parametrize(("case", "caller", "expected"), _cases(WRITES))
+def test_write_in_a_batch(world: World, case: str, caller: str, expected: int) -> None:
+    """The same command in a batch gets the same answer: writers get it per item, the others for the request."""
+    before = world.server.head()
+    response = world.http.post("/v1/batches", json=[_as_item(*WRITE_CASES[case](world))],
+                               headers=world.tokens.headers(caller))
+    writer = caller in ("agency_cs", "agency_zz", "community_own", "community_other")
+    if not writer:
+        assert response.status_code == expected, response.text
+        assert_problem(response, expected)
+        return
+    assert response.status_code == 200, response.text
+    (item,) = response.json()["results"]
+    assert item["status"] == expected, item
+    if expected == 201:
+        assert world.server.head() >= item["seq"] > before
+        written = world.http.get("/v1/log", params={"after": item["seq"] - 1, "limit": 1},
+                                 headers=world.tokens.headers("auditor"))
+        assert written.json()["events"][0]["recorded_by"] == world.tokens.principals[caller]
+    else:
+        assert item["problem"]["status"] == expected
 
 
 READ_PATHS: dict[str, Callable[[World], str]] = {

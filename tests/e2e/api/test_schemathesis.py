@@ -42,6 +42,7 @@ from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.integrity.checkpoints import init_signing_key
 from ledger.tokens import TokenStore
+from runtime.serving import HTTP_PROTOCOL
 from tests.e2e.api.conftest import PROBLEMS
 from tests.e2e.conftest import Server, serving
 
@@ -100,7 +101,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
         "auditor": store.create("auditor")[0],
         "viewer": store.create("viewer")[0],
     }
-    with serving(create_app(), home) as server:
+    with serving(create_app(), home, http=HTTP_PROTOCOL) as server:  # as `ledger serve` runs it
         yield Fuzzed(server, tokens, str(subject.id), str(subject.community))
 
 
