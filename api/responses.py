@@ -64,11 +64,38 @@ class ProjectionsStatusOut(BaseModel):
     views: list[ViewStatusOut]
 
 
+class DifferenceOut(BaseModel):
+    """The first row where a view differs from a replay of the log: ``kind`` is ``missing`` (in the replay,
+    not in the view), ``extra`` (in the view, not in the replay), ``different`` (``fields`` differ) or
+    ``position`` (the log ends before the view's position); ``table`` is the row's kind. Neither the row's
+    key (it may be a retiree id, and ``/health`` needs no token) nor values: ``ledger projections verify``
+    prints the key."""
+
+    kind: str
+    table: str
+    fields: list[str]
+
+
+class VerifiedOut(BaseModel):
+    """The view's last ``ledger projections verify``: at ``position``, ``rows`` compared, ``ok`` when the
+    view equals a replay of the log up to there; ``differing`` rows differ, ``difference`` is the first."""
+
+    at: str
+    position: int
+    rows: int
+    ok: bool
+    differing: int
+    difference: DifferenceOut | None = None
+
+
 class ViewHealthOut(BaseModel):
+    """``verified`` is absent until the view is verified (and again after it is rebuilt)."""
+
     name: str
     position: int
     lag: int
     error: str | None = None
+    verified: VerifiedOut | None = None
 
 
 class HealthOut(BaseModel):

@@ -1,18 +1,21 @@
-"""Operations commands: the development Kafka broker, the Kafka index, and ``ledger bench``."""
+"""Operations commands: the development Kafka broker, the Kafka index, ``ledger bench`` and
+``ledger projections verify``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from cli.base import app, err, fail, index_app, kafka_app, out
+from cli.base import app, err, fail, index_app, kafka_app, out, progress, projections_app
 from ledger.config import Settings
 from ledger.errors import InvalidInputError
+from projections.verify import choose, verify
+from runtime.bootstrap import opened
 
 # ---- kafka ----------------------------------------------------------------------------------------
 
@@ -60,6 +63,33 @@ def kafka_status() -> None:
         raise typer.Exit(1)
 
 
+# ---- projections verify ---------------------------------------------------------------------------
+
+
+@projections_app.command("verify")
+def projections_verify(
+    name: Annotated[str | None, typer.Argument(help="One view (default: all).")] = None,
+) -> None:
+    """Replay the log into a scratch store up to each view's position and compare the rows (exit 1 if any
+    differs); the result is kept for `projections status` and /health."""
+    with opened(Settings.from_env()) as services:
+        chosen = choose(services.runner.projections, None if name is None else [name])
+        with progress(f"verifying {name or 'all views'}") as tick:
+            checks = verify(services.ledger, services.store, chosen, progress=tick)
+    table = Table(title="Projections verified")
+    for column in ("view", "position", "rows", "result"):
+        table.add_column(column, justify="right" if column in ("position", "rows") else "left", overflow="fold")
+    for check in checks:
+        table.add_row(check.view, str(check.position), str(check.rows), check.summary(),
+                      style=None if check.ok else "red")
+    out().print(table)
+    differing = [check.view for check in checks if not check.ok]
+    if differing:
+        fail(f"{len(differing)} view(s) differ from a replay of the log: {', '.join(differing)}; "
+             "rebuild with `ledger projections rebuild NAME`")
+
+
+# ---- kafka index ----------------------------------------------------------------------------------
 
 
 @index_app.command("rebuild")
@@ -80,17 +110,15 @@ def index_rebuild(
     out().print(f"index rebuilt from the topic: {count} events in {settings.events_path}", soft_wrap=True)
 
 
-def integrity_bench(events: int, json_file: Path | None, markdown: bool) -> None:
-    """``ledger bench --integrity``: median of 5 interleaved rounds, ratio spread min to max."""
+def paired_bench(title: str, measure: Callable[..., list[Any]], json_file: Path | None, markdown: bool) -> None:
+    """A bench of paired figures (``bench.integrity.Paired``: interleaved rounds, median ratio and its
+    spread min to max): ``measure(root, report=...)`` runs in a scratch folder."""
     import tempfile
 
     import orjson
 
-    from bench import integrity
-
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as root:
-        figures = [f.to_dict() for f in integrity.run(Path(root), events=events,
-                                                      report=lambda step: err().print(f"[dim]{step}[/dim]"))]
+        figures = [f.to_dict() for f in measure(Path(root), report=lambda step: err().print(f"[dim]{step}[/dim]"))]
     if json_file is not None:
         json_file.write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2))
     rows = [(str(f["metric"]), f"{f['ledger']:,.2f} {f['unit']}", f"{f['baseline']:,.2f} {f['unit']}",
@@ -100,7 +128,7 @@ def integrity_bench(events: int, json_file: Path | None, markdown: bool) -> None
         for row in rows:
             typer.echo("| " + " | ".join(row) + " |")
         return
-    table = Table(title="ledger bench --integrity (median of 5 interleaved rounds)")
+    table = Table(title=title)
     for column in ("metric", "ledger", "baseline", "ratio (min-max)", "baseline is"):
         table.add_column(column)
     for row in rows:
@@ -117,6 +145,10 @@ def bench(
                                             "proofs at --events events, verify), 5 interleaved rounds.")] = False,
     events: Annotated[int, typer.Option("--events", min=100, max=10_000_000,
                                         help="Log size for --integrity.")] = 100_000,
+    bulk: Annotated[bool, typer.Option("--bulk", help="Only the annual adjustment of --retirees retirees: "
+                                       "POST /v1/batches vs in-process, 3 interleaved rounds.")] = False,
+    retirees: Annotated[int, typer.Option("--retirees", min=10, max=100_000, help="City size for --bulk.")]
+    = 100_000,
     json_file: Annotated[Path | None, typer.Option("--json", dir_okay=False, help="Also write the figures as JSON.")]
     = None,
 ) -> None:
@@ -124,7 +156,18 @@ def bench(
     from bench.run import Scale, run
 
     if integrity:
-        integrity_bench(events // 5 if quick else events, json_file, markdown)
+        from bench import integrity as paired
+
+        size = events // 5 if quick else events
+        paired_bench("ledger bench --integrity (median of 5 interleaved rounds)",
+                     lambda root, report: paired.run(root, events=size, report=report), json_file, markdown)
+        return
+    if bulk:
+        from bench import bulk as paired_bulk
+
+        city = min(retirees, 10_000) if quick else retirees
+        paired_bench(f"ledger bench --bulk ({city:,} retirees, median of 3 interleaved rounds)",
+                     lambda root, report: paired_bulk.run(root, retirees=city, report=report), json_file, markdown)
         return
     if log is not None and not log.startswith("kafka://"):
         raise InvalidInputError("--log takes kafka://HOST:PORT (SQLite is always measured)")

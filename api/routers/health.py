@@ -1,11 +1,13 @@
-"""``/health``: liveness, the head of the log, and each view's position, lag and last error."""
+"""``/health``: liveness, the head of the log, and each view's position, lag, last error and last
+verification (``ledger projections verify``)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from api.deps import ServicesDep
-from api.responses import HealthOut, ViewHealthOut
+from api.responses import DifferenceOut, HealthOut, VerifiedOut, ViewHealthOut
+from projections.verify import Check, last_checks
 
 router = APIRouter(tags=["health"])
 
@@ -16,6 +18,15 @@ def health(services: ServicesDep) -> HealthOut:
     signer is named with its error (``degraded``); writes go on meanwhile."""
     head = services.ledger.head()
     side = services.read_side()
-    views = [ViewHealthOut(name=name, position=position, lag=max(head - position, 0), error=side.errors.get(name))
+    checks = last_checks(services.store)
+    views = [ViewHealthOut(name=name, position=position, lag=max(head - position, 0), error=side.errors.get(name),
+                           verified=_verified(checks[name]) if name in checks else None)
              for name, position in side.positions.items()]
     return HealthOut(status="degraded" if side.errors else "ok", head=head, views=views, errors=side.errors)
+
+
+def _verified(check: Check) -> VerifiedOut:
+    found = check.difference
+    difference = None if found is None else DifferenceOut(kind=found.kind, table=found.table, fields=list(found.fields))
+    return VerifiedOut(at=check.at.isoformat(), position=check.position, rows=check.rows, ok=check.ok,
+                       differing=check.differing, difference=difference)

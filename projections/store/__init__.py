@@ -7,6 +7,10 @@ for ``"log"``, the embedded event log, the ``seq`` of the last event folded into
 of that source applied yet. ``apply`` is atomic: the changed rows, the positions and the version
 are stored in one transaction or not at all, so every event is applied exactly once however the
 process stops.
+
+A view may also hold the result of its last check (``projections.verify``): a JSON-able dict
+stored with ``record_check``. It belongs to the view's rows: ``drop`` deletes it and ``replace``
+takes the replacement's (none, for a rebuilt view), so a check never outlives the rows it judged.
 """
 
 from __future__ import annotations
@@ -26,6 +30,15 @@ class ViewRow:
     kind: str
     key: str
     data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ViewSnapshot:
+    """A view's positions, version and rows as they stood at one moment."""
+
+    positions: dict[str, int]
+    version: int | None
+    rows: list[ViewRow]
 
 
 class ViewStore(Protocol):
@@ -49,6 +62,11 @@ class ViewStore(Protocol):
         """The view's rows (of one kind, with keys starting with ``prefix``) sorted by kind and key."""
         ...
 
+    def snapshot(self, name: str) -> ViewSnapshot:
+        """The view's positions, version and rows read together (one read transaction): a writer
+        elsewhere, even in another process, cannot move the positions between the reads."""
+        ...
+
     def apply(
         self, name: str, version: int, changes: Changes, position: int | Mapping[str, int], source: str = LOG_SOURCE
     ) -> None:
@@ -65,6 +83,14 @@ class ViewStore(Protocol):
 
     def replace(self, name: str, replacement: str) -> None:
         """Atomically makes the view ``replacement`` (rows, positions, version) the view ``name``."""
+        ...
+
+    def record_check(self, name: str, check: Mapping[str, Any]) -> None:
+        """Stores ``check`` (JSON-able) as the view's last check result, replacing the one before."""
+        ...
+
+    def checks(self) -> dict[str, dict[str, Any]]:
+        """The last check result of every view that has one, by view name."""
         ...
 
     def close(self) -> None: ...

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from ledger.errors import UnavailableError
-from projections.store import LOG_SOURCE, Changes, ViewRow
+from projections.store import LOG_SOURCE, Changes, ViewRow, ViewSnapshot
 
 PREFIX_END = "\U0010ffff"
 INTEGER_RANGE = range(-(2**63), 2**63)
@@ -51,6 +51,7 @@ class InMemoryViewStore:
         self._rows: dict[str, dict[tuple[str, str], bytes]] = {}
         self._positions: dict[str, dict[str, int]] = {}
         self._versions: dict[str, int] = {}
+        self._checks: dict[str, bytes] = {}
 
     @contextmanager
     def _open(self) -> Iterator[None]:
@@ -85,6 +86,10 @@ class InMemoryViewStore:
             )
         return [ViewRow(row_kind, key, _load(data)) for row_kind, key, data in found]
 
+    def snapshot(self, name: str) -> ViewSnapshot:
+        with self._open():
+            return ViewSnapshot(self.positions(name), self.version(name), self.rows(name))
+
     def apply(
         self, name: str, version: int, changes: Changes, position: int | Mapping[str, int], source: str = LOG_SOURCE
     ) -> None:
@@ -105,18 +110,29 @@ class InMemoryViewStore:
 
     def drop(self, name: str) -> None:
         with self._open():
-            for table in (self._rows, self._positions, self._versions):
+            for table in (self._rows, self._positions, self._versions, self._checks):
                 table.pop(name, None)
 
     def replace(self, name: str, replacement: str) -> None:
         with self._open():
-            tables: tuple[dict[str, Any], ...] = (self._rows, self._positions, self._versions)
+            tables: tuple[dict[str, Any], ...] = (self._rows, self._positions, self._versions, self._checks)
             for table in tables:
                 table.pop(name, None)
                 if replacement in table:
                     table[name] = table.pop(replacement)
 
+    def record_check(self, name: str, check: Mapping[str, Any]) -> None:
+        encoded = orjson.dumps(check)
+        _check_text([name])
+        with self._open():
+            self._checks[name] = encoded
+
+    def checks(self) -> dict[str, dict[str, Any]]:
+        with self._open():
+            found = sorted(self._checks.items())
+        return {name: _load(data) for name, data in found}
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            self._rows, self._positions, self._versions = {}, {}, {}
+            self._rows, self._positions, self._versions, self._checks = {}, {}, {}, {}

@@ -1,7 +1,9 @@
 """The embedded view store: every view's rows and positions in one SQLite file (WAL mode).
 
 One connection, serialised by a lock, is shared by the runner and by queries from API threads.
-Writes run in ``BEGIN IMMEDIATE`` transactions; SQLite errors become ``UnavailableError``.
+Writes run in ``BEGIN IMMEDIATE`` transactions; ``snapshot`` reads in one deferred transaction (in
+WAL mode it sees one committed state while other processes write); SQLite errors become
+``UnavailableError``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import orjson
 
 from ledger.errors import UnavailableError
 from ledger.files import private_file, private_folder
-from projections.store import LOG_SOURCE, Changes, ViewRow
+from projections.store import LOG_SOURCE, Changes, ViewRow, ViewSnapshot
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS view_rows (view TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, "
@@ -25,8 +27,9 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS view_positions (view TEXT NOT NULL, source TEXT NOT NULL, "
     "position INTEGER NOT NULL, PRIMARY KEY (view, source)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS view_versions (view TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS view_checks (view TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID",
 )
-TABLES = ("view_rows", "view_positions", "view_versions")
+TABLES = ("view_rows", "view_positions", "view_versions", "view_checks")
 PREFIX_END = "\U0010ffff"
 
 
@@ -105,6 +108,14 @@ class SQLiteViewStore:
             found = db.execute(sql + " ORDER BY kind, key", params).fetchall()
         return [ViewRow(kind, key, orjson.loads(data)) for kind, key, data in found]
 
+    def snapshot(self, name: str) -> ViewSnapshot:
+        with self._read() as db:
+            db.execute("BEGIN")
+            try:
+                return ViewSnapshot(self.positions(name), self.version(name), self.rows(name))
+            finally:
+                db.execute("COMMIT")  # a read transaction: it only ends the snapshot
+
     def apply(
         self, name: str, version: int, changes: Changes, position: int | Mapping[str, int], source: str = LOG_SOURCE
     ) -> None:
@@ -130,6 +141,15 @@ class SQLiteViewStore:
             for table in TABLES:
                 db.execute(f"DELETE FROM {table} WHERE view=?", (name,))
                 db.execute(f"UPDATE {table} SET view=? WHERE view=?", (name, replacement))
+
+    def record_check(self, name: str, check: Mapping[str, Any]) -> None:
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO view_checks (view, data) VALUES (?,?)", (name, orjson.dumps(check)))
+
+    def checks(self) -> dict[str, dict[str, Any]]:
+        with self._read() as db:
+            found = db.execute("SELECT view, data FROM view_checks ORDER BY view").fetchall()
+        return {str(view): orjson.loads(data) for view, data in found}
 
     def close(self) -> None:
         with self._lock:
