@@ -24,6 +24,7 @@ from rich.table import Table
 from cli import audit as cli_audit
 from cli import backup as cli_backup  # noqa: F401  (registers backup and restore)
 from cli import ops as cli_ops  # noqa: F401  (registers their commands on the app)
+from cli import witness as cli_witness  # noqa: F401  (registers `ledger witness`)
 from cli.base import app, day, err, fail, out, progress, projections_app, stream_id
 from ledger.config import Settings
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
@@ -121,15 +122,19 @@ def history(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Only events in effect on DATE.")] = None,
     version: Annotated[int | None, typer.Option("--version", min=1, help="Only events up to version N.")] = None,
     show_personal: Annotated[bool, typer.Option("--show-personal", help="Show names and ID numbers.")] = False,
+    after_version: Annotated[int, typer.Option("--after-version", min=0, help="Only events after version N.")] = 0,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N events (default: all).")] = None,
 ) -> None:
-    """Show a retiree's (or a community's) history and the state it leads to."""
+    """Show a retiree's (or a community's) history and the state it leads to (a page of it with
+    --after-version and --limit)."""
     on = day(as_of)
     if on is not None and version is not None:
         raise typer.BadParameter("use --as-of or --version, not both")
     with opened(Settings.from_env()) as services:
         ledger = services.ledger
         try:
-            entries = ledger.history(stream_id(stream), version=version, as_of=on)
+            entries = ledger.history(stream_id(stream), version=version, as_of=on, after_version=after_version,
+                                     limit=limit)
             first = ledger.history(stream_id(stream), version=1)[0]
         except NotFoundError as error:
             unknown = "version" not in error.detail
@@ -249,18 +254,29 @@ def projections_rebuild(
 
 @projections_app.command("status")
 def projections_status() -> None:
-    """Each view's version, position, the log head, the lag and, for a failing view, its error (exit 1)."""
+    """Each view's version, last verification, position, the log head, the lag and, for a failing view,
+    its error (exit 1)."""
+    from datetime import UTC
+
+    from projections.verify import last_checks
+
     settings = Settings.from_env()
     with opened(settings) as services:
         errors = services.read_side().errors  # one catch-up attempt per view, failures kept
         rows = services.runner.status()
+        checks = last_checks(services.store)
     table = Table(title="Projections")
-    for column in ("name", "version", "position", "head", "lag", "error"):
-        table.add_column(column, justify="left" if column in ("name", "error") else "right", overflow="fold")
+    for column in ("name", "version", "verified", "position", "head", "lag", "error"):
+        table.add_column(column, justify="left" if column in ("name", "verified", "error") else "right",
+                         overflow="fold")
     for row in rows:
         stale = row.stored_version not in (None, row.version)
         version = f"{row.version} (stored {row.stored_version})" if stale else str(row.version)
-        table.add_row(row.name, version, str(row.position), str(row.head), str(row.lag), errors.get(row.name, ""))
+        check = checks.get(row.name)
+        verified = "never" if check is None else (
+            f"{check.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC {'OK' if check.ok else 'DIFFERS'}")
+        table.add_row(row.name, version, verified, str(row.position), str(row.head), str(row.lag),
+                      errors.get(row.name, ""))
     out().print(table)
     if errors:
         fail(f"{len(errors)} failing: {', '.join(sorted(errors))}")

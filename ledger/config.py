@@ -36,6 +36,8 @@ class Settings:
     checkpoint_every: int = 1000
     kafka_options: tuple[tuple[str, str], ...] = ()
     aggregate_cache: int = 10_000
+    history_cache: int = 50_000
+    """Decoded history entries kept in memory (LRU over streams, bounded by the total; 0: none)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -52,6 +54,7 @@ class Settings:
             checkpoint_every=_int(env.get("LEDGER_CHECKPOINT_EVERY", "1000"), "LEDGER_CHECKPOINT_EVERY"),
             kafka_options=tuple(sorted((k, v) for k, v in env.items() if k in KAFKA_TUNING)),
             aggregate_cache=_int(env.get("LEDGER_AGGREGATE_CACHE", "10000"), "LEDGER_AGGREGATE_CACHE", minimum=0),
+            history_cache=_int(env.get("LEDGER_HISTORY_CACHE", "50000"), "LEDGER_HISTORY_CACHE", minimum=0),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)  # type: ignore[arg-type]

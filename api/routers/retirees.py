@@ -9,9 +9,10 @@ past states; auditors read every retiree without personal fields, viewers none.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from api.appending import append
 from api.auth import Caller
@@ -99,8 +100,31 @@ def get_retiree(
     return retiree_state(retiree, caller)
 
 
-@router.get("/{retiree_id}/history")
-def retiree_history(retiree_id: RetireeIdPath, ledger: LedgerDep, caller: CallerDep) -> list[EventOut]:
-    """Every event of the retiree, in order, with seq, version, author, event id and hashes."""
+NEXT_LINK = {"Link": {"description": 'the next page (RFC 8288, rel="next"); absent on the last page',
+                      "schema": {"type": "string"}}}
+
+
+@router.get("/{retiree_id}/history", responses={200: {"headers": NEXT_LINK}})
+def retiree_history(
+    retiree_id: RetireeIdPath,
+    ledger: LedgerDep,
+    caller: CallerDep,
+    request: Request,
+    response: Response,
+    after_version: Annotated[int, Query(ge=0, le=10**9, description="return events with version > after_version")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="at most this many events")] = 100,
+) -> list[EventOut]:
+    """The retiree's events in version order, with seq, version, author, event id and hashes, a page at a time.
+
+    At most ``limit`` events (default 100, at most 1000) with a version above ``after_version``
+    (default 0: from the first). When more follow, the ``Link`` header names the next page (RFC 8288):
+    ``Link: </v1/retirees/{retiree_id}/history?after_version=V&limit=L>; rel="next"``, where V is the
+    last version of this page; the last page has no ``Link``. Past the last version the list is empty.
+    """
     readable_retiree(ledger, retiree_id, caller, Resource.HISTORY)
-    return [event_out(entry, caller) for entry in ledger.history(retiree_id)]
+    entries = ledger.history(retiree_id, after_version=after_version, limit=limit + 1)  # one more: is there a next?
+    if len(entries) > limit:
+        entries = entries[:limit]
+        query = urlencode({"after_version": entries[-1].version, "limit": limit})
+        response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+    return [event_out(entry, caller) for entry in entries]

@@ -7,7 +7,8 @@ Both backends are ``eventsourcing`` application recorders and add:
   raises ``IntegrityError`` and writes nothing, and ``find_event`` returns the original;
 * the hash chain (DESIGN.md section 4): every record carries ``prev_hash`` and ``hash``,
   computed by ``ledger.integrity.link_hash`` over the stored bytes in the same transaction;
-* ``select_stream`` returns one stream's records with their ``seq`` and hashes, ``record_at`` one of them.
+* ``select_stream`` returns one stream's records (or a page of them) with their ``seq`` and hashes, ``record_at``
+  one of them.
 
 ``insert_events(stored_events, event_ids=[...])`` is atomic: every event or none. A stream
 version that exists already raises ``IntegrityError`` (the optimistic-concurrency check).
@@ -62,7 +63,11 @@ class EventLog(Protocol):
 
     def find_event(self, event_id: str) -> LogRecord | None: ...
 
-    def select_stream(self, originator_id: UUID | str) -> list[LogRecord]: ...
+    def select_stream(
+        self, originator_id: UUID | str, *, gt: int | None = None, limit: int | None = None
+    ) -> list[LogRecord]:
+        """One stream's records in version order: those with a version above ``gt``, at most ``limit``."""
+        ...
 
     def record_at(self, originator_id: UUID | str, version: int) -> LogRecord | None:
         """The record of a stream at a version (None if the stream has no such version)."""

@@ -141,9 +141,12 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         found = self._records("WHERE event_id=?", [event_id])
         return found[0] if found else None
 
-    def select_stream(self, originator_id: UUID | str) -> list[LogRecord]:
+    def select_stream(
+        self, originator_id: UUID | str, *, gt: int | None = None, limit: int | None = None
+    ) -> list[LogRecord]:
         key = originator_id.hex if isinstance(originator_id, UUID) else originator_id
-        return self._records("WHERE originator_id=? ORDER BY originator_version", [key])
+        return self._records("WHERE originator_id=? AND originator_version>? ORDER BY originator_version LIMIT ?",
+                             [key, -1 if gt is None else gt, -1 if limit is None else limit])
 
     def record_at(self, originator_id: UUID | str, version: int) -> LogRecord | None:
         key = originator_id.hex if isinstance(originator_id, UUID) else originator_id

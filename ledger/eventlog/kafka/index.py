@@ -95,8 +95,11 @@ class KafkaIndex(Protocol):
     def find_event(self, event_id: str) -> LogRecord | None:
         """The record with this event id."""
 
-    def select_stream(self, originator_id: UUID | str) -> list[LogRecord]:
-        """One stream's records in version order, with their ``seq`` and hashes."""
+    def select_stream(
+        self, originator_id: UUID | str, *, gt: int | None = None, limit: int | None = None
+    ) -> list[LogRecord]:
+        """One stream's records in version order, with their ``seq`` and hashes: those with a version
+        above ``gt``, at most ``limit``."""
 
     def record_at(self, originator_id: UUID | str, version: int) -> LogRecord | None:
         """One stream's record at a version (None if there is none)."""
@@ -181,8 +184,10 @@ class SQLiteKafkaIndex:
     def find_event(self, event_id: str) -> LogRecord | None:
         return self._events.find_event(event_id)
 
-    def select_stream(self, originator_id: UUID | str) -> list[LogRecord]:
-        return self._events.select_stream(originator_id)
+    def select_stream(
+        self, originator_id: UUID | str, *, gt: int | None = None, limit: int | None = None
+    ) -> list[LogRecord]:
+        return self._events.select_stream(originator_id, gt=gt, limit=limit)
 
     def record_at(self, originator_id: UUID | str, version: int) -> LogRecord | None:
         return self._events.record_at(originator_id, version)

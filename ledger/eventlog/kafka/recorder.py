@@ -48,8 +48,10 @@ class KafkaRecorder(ApplicationRecorder):
     def find_event(self, event_id: str) -> LogRecord | None:
         return self.index.find_event(event_id)
 
-    def select_stream(self, originator_id: UUID | str) -> list[LogRecord]:
-        return self.index.select_stream(originator_id)
+    def select_stream(
+        self, originator_id: UUID | str, *, gt: int | None = None, limit: int | None = None
+    ) -> list[LogRecord]:
+        return self.index.select_stream(originator_id, gt=gt, limit=limit)
 
     def record_at(self, originator_id: UUID | str, version: int) -> LogRecord | None:
         return self.index.record_at(originator_id, version)
