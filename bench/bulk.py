@@ -19,8 +19,7 @@ from uuid import UUID
 
 import httpx
 
-from bench.integrity import Paired
-from bench.run import served
+from bench.paired import Paired, served
 from bench.workload import COMMUNITY, bench_id_number
 from ledger import commands as c
 from ledger.application import Ledger

@@ -16,7 +16,7 @@ from uuid import UUID
 import httpx
 
 from api.main import create_app
-from bench.run import served
+from bench.paired import served
 from bench.workload import Timing, populate, service
 from ledger import commands as c
 from ledger.application import Ledger

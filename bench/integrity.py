@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import os
 import random
-import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
 from unittest import mock
@@ -27,6 +25,7 @@ from uuid import uuid4
 
 from eventsourcing.persistence import StoredEvent
 
+from bench.paired import Paired
 from bench.workload import populate, service
 from ledger.application import Ledger
 from ledger.config import Settings
@@ -37,36 +36,6 @@ from ledger.integrity.chain import link_digest
 from ledger.integrity.verify import verify_rows
 
 Report = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Paired:
-    """One figure: the ledger's and the baseline's value per round (same unit), and their ratios."""
-
-    metric: str
-    unit: str
-    baseline_name: str
-    ledger: list[float]
-    baseline: list[float]
-
-    @property
-    def ratios(self) -> list[float]:
-        return [a / b if b else float("nan") for a, b in zip(self.ledger, self.baseline, strict=True)]
-
-    @property
-    def median(self) -> tuple[float, float, float]:
-        """(ledger median, baseline median, median ratio)."""
-        return statistics.median(self.ledger), statistics.median(self.baseline), statistics.median(self.ratios)
-
-    @property
-    def spread(self) -> tuple[float, float]:
-        return min(self.ratios), max(self.ratios)
-
-    def to_dict(self) -> dict[str, object]:
-        ledger, baseline, ratio = self.median
-        return {"metric": self.metric, "unit": self.unit, "baseline_is": self.baseline_name, "ledger": ledger,
-                "baseline": baseline, "ratio": ratio, "ratio_min": self.spread[0], "ratio_max": self.spread[1],
-                "rounds": len(self.ledger)}
 
 
 @contextmanager

@@ -449,17 +449,33 @@ class Ledger(Application[UUID]):
         return aggregate
 
     def _retiree_as_of(self, retiree_id: UUID, as_of: date) -> Retiree:
-        events = list(self.events.get(retiree_id))
-        if not events or not isinstance(events[0], Retiree.Enrolled):
-            raise NotFoundError("no retiree with this id")
-        if events[0].business_date > as_of:
-            raise NotFoundError(f"the retiree was not enrolled as of {as_of.isoformat()}")
-        retiree = cast(Retiree, events[0].mutate(None))
-        for event in events[1:]:
+        covering = self._snapshot_covering(retiree_id, as_of)
+        if covering is not None:  # every event up to its version took effect by then: fold only the rest
+            retiree = cast(Retiree, covering.mutate(None))
+            events = list(self.events.get(retiree_id, gt=retiree.version))
+        else:
+            events = list(self.events.get(retiree_id))
+            if not events or not isinstance(events[0], Retiree.Enrolled):
+                raise NotFoundError("no retiree with this id")
+            if events[0].business_date > as_of:
+                raise NotFoundError(f"the retiree was not enrolled as of {as_of.isoformat()}")
+            retiree = cast(Retiree, events.pop(0).mutate(None))
+        for event in events:
             if cast(Retiree.Event, event).business_date <= as_of:
                 event.apply(retiree)  # type: ignore[attr-defined]
                 retiree.version = event.originator_version
         return retiree
+
+    def _snapshot_covering(self, retiree_id: UUID, as_of: date) -> Any:
+        """The latest snapshot of the retiree whose events all took effect on or before ``as_of`` (its
+        binding to the log checked by ``CheckedSnapshots``), or None."""
+        if self.snapshots is None:
+            return None
+        for snapshot in self.snapshots.get(retiree_id, desc=True):
+            latest = snapshot.state.get("_latest_business_date")
+            if latest is not None and latest <= as_of:
+                return snapshot
+        return None
 
     def community(self, code: str, *, read_only: bool = False) -> Community:
         """The community of ``code``; ``read_only`` may hand out the cached object itself (no copy):

@@ -49,6 +49,18 @@ class Retiree(PensionDecisions, Aggregate):
             value = getattr(self, self.DATE_FIELD) if self.DATE_FIELD else self.timestamp.date()
             return first_day(value) if isinstance(value, str) else value  # type: ignore[no-any-return]
 
+        def mutate(self, aggregate: Any) -> Any:
+            """The fold step, which also keeps the latest business date folded so far (private state, in
+            snapshots): a snapshot whose latest date is on or before a day answers ``as_of`` that day
+            without replaying the events before it. Without one (a snapshot written before this was
+            kept), the date is unknown (``date.max``) and no later snapshot of the stream is used."""
+            aggregate = super().mutate(aggregate)
+            latest = getattr(aggregate, "_latest_business_date", None)
+            if latest is None:
+                latest = date.min if isinstance(self, Aggregate.Created) else date.max
+            aggregate._latest_business_date = max(latest, self.business_date)
+            return aggregate
+
     class Enrolled(Event, Aggregate.Created):
         PERSONAL = frozenset({"name", "id_number", "sex", "birth_date"})
         name: str
