@@ -70,6 +70,7 @@ class PlainApp(Application[UUID]):
 
 def plain_app(path: Path) -> PlainApp:
     return PlainApp(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path),
+                         "AGGREGATE_CACHE_MAXSIZE": "10000",  # at its best: as the ledger, no reload per append
                          "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
                          "CIPHER_KEY": AESCipher.create_key(num_bytes=32)})
 
