@@ -99,7 +99,8 @@ def test_an_empty_index_has_the_genesis_head_no_positions_and_no_rows(index: Kaf
     assert records(index) == []
     assert (index.select_stream(stream), list(index.select_events(stream))) == ([], [])
     assert index.find_event(str(uuid4())) is None
-    assert index.conflicts([(stream, 1)], [str(uuid4())]) is False
+    assert index.taken([(stream, 1)], [str(uuid4())]) == ([False], [False])
+    assert index.taken([], []) == ([], [])
 
 
 def test_appended_rows_read_back_in_seq_order_with_their_hashes(index: KafkaIndex) -> None:
@@ -211,13 +212,25 @@ def test_find_event_returns_the_record_with_its_seq(index: KafkaIndex) -> None:
     assert index.find_event(str(uuid4())) is None
 
 
-def test_conflicts_name_a_taken_stream_version_or_event_id(index: KafkaIndex) -> None:
-    a = uuid4()
-    rows = chain([(a, 1)])
-    index.append(rows, {0: 1})
-    assert index.conflicts([(a, 1)], []) is True
-    assert index.conflicts([(a, 2)], [rows[0].event_id or ""]) is True
-    assert index.conflicts([(a, 2), (uuid4(), 1)], [str(uuid4())]) is False
+def test_taken_answers_each_stream_version_and_event_id_in_order(index: KafkaIndex) -> None:
+    a, b = uuid4(), uuid4()
+    rows = chain([(a, 1), (b, 1), (a, 2)])
+    index.append(rows, {0: 3})
+    ids = [row.event_id or "" for row in rows]
+    assert index.taken([(a, 1)], []) == ([True], [])
+    assert index.taken([(a, 3), (b, 1), (uuid4(), 1), (a, 2), (b, 2)], [str(uuid4()), ids[2], ids[0]]) == (
+        [False, True, False, True, False], [False, True, True])
+
+
+def test_taken_answers_more_keys_than_one_query_holds(index: KafkaIndex) -> None:
+    streams = [uuid4() for _ in range(450)]
+    rows = chain([(s, 1) for s in streams[::2]])
+    index.append(rows, {0: len(rows)})
+    keys = [(s, v) for s in streams for v in (1, 2)]  # 900 keys: three chunks
+    ids = [row.event_id or "" for row in rows] + [str(uuid4()) for _ in range(500)]
+    keys_taken, ids_taken = index.taken(keys, ids)
+    assert keys_taken == [v == 1 and n % 2 == 0 for n, s in enumerate(streams) for v in (1, 2)]
+    assert ids_taken == [True] * len(rows) + [False] * 500
 
 
 def test_rows_without_event_ids_are_indexed_and_not_found_by_id(index: KafkaIndex) -> None:

@@ -13,9 +13,11 @@ Contract (DESIGN.md section 3), and how it is kept without a conditional append 
 * before its first write the writer reads the topic (``read_committed``) to the end into the
   index (``kafka.catchup.catch_up``), so version and event-id checks see everything committed;
 * saves are queued to one writer thread; it takes what queued up while the previous transaction
-  was in flight, at most ``KAFKA_BATCH_MAX`` saves (default 64), waiting at most
-  ``KAFKA_BATCH_WAIT_MS`` (default 0: no added latency) for more, checks each save on its own (a
-  conflicting save fails alone), and commits the rest in ONE Kafka transaction (group commit);
+  was in flight, at most ``KAFKA_BATCH_MAX`` saves (default 64) and ``KAFKA_BATCH_MAX_BYTES`` of
+  records (default 1,000,000; a larger save goes alone), waiting at most ``KAFKA_BATCH_WAIT_MS`` in
+  all (default 0: no added latency) for more, checks each save on its own against ONE index query
+  for the whole batch (a conflicting save fails alone), and commits the rest in ONE Kafka
+  transaction (group commit); coordinator calls run on one long-lived daemon thread, bounded;
   ``KAFKA_GROUP_COMMIT=off`` makes every save its own transaction;
 * a save is acknowledged only after its transaction committed; a caller that waited longer than
   ``KAFKA_WRITE_TIMEOUT_S`` gets an error (the outcome is unknown, nothing acknowledged) and the

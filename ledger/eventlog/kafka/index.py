@@ -13,7 +13,7 @@ in one SQLite file, in the same ``stored_events`` table as the embedded log.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -74,8 +74,11 @@ class KafkaIndex(Protocol):
     def positions(self) -> dict[int, int]:
         """Per partition, the next offset to read."""
 
-    def conflicts(self, keys: Iterable[tuple[UUID | str, int]], event_ids: Iterable[str]) -> bool:
-        """True when a (stream, version) or an event id is already indexed."""
+    def taken(
+        self, keys: Sequence[tuple[UUID | str, int]], event_ids: Sequence[str] = ()
+    ) -> tuple[list[bool], list[bool]]:
+        """For each (stream, version) of ``keys`` and each of ``event_ids``, in their order, whether it
+        is already indexed: the writer asks once per transaction, for every save in it."""
 
     def select_notifications(
         self, start: int | None, limit: int, stop: int | None = None, topics: Sequence[str] = (), *,
@@ -110,6 +113,9 @@ class KafkaIndex(Protocol):
     def raw_rows(self, after: int = 0, batch: int = 10_000) -> Iterator[Row]:
         """Every record after ``after`` as ``Row`` tuples, in seq order."""
 
+
+CHUNK = 400
+"""Keys or event ids per ``taken`` query (SQLite bounds the parameters of one statement)."""
 
 POSITIONS_TABLE = ("CREATE TABLE IF NOT EXISTS kafka_positions "
                    "(partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL)")
@@ -153,18 +159,35 @@ class SQLiteKafkaIndex:
             c.execute("SELECT partition, next_offset FROM kafka_positions")
             return {row[0]: row[1] for row in c.fetchall()}
 
-    def conflicts(self, keys: Iterable[tuple[UUID | str, int]], event_ids: Iterable[str]) -> bool:
-        with self.datastore.transaction(commit=False) as c:
-            for stream, version in keys:
-                c.execute(f"SELECT 1 FROM {self._table} WHERE originator_id=? AND originator_version=?",
-                          (stream.hex if isinstance(stream, UUID) else stream, version))
-                if c.fetchone():
-                    return True
-            for event_id in event_ids:
-                c.execute(f"SELECT 1 FROM {self._table} WHERE event_id=?", (event_id,))
-                if c.fetchone():
-                    return True
-        return False
+    def taken(
+        self, keys: Sequence[tuple[UUID | str, int]], event_ids: Sequence[str] = ()
+    ) -> tuple[list[bool], list[bool]]:
+        params = [(stream.hex if isinstance(stream, UUID) else stream, version) for stream, version in keys]
+        found_keys: set[tuple[str, int]] = set()
+        found_ids: set[str] = set()
+        # one statement per CHUNK keys and CHUNK ids, each on its own (rows are only ever added, so
+        # no read transaction is needed around them): a JOIN on a VALUES list, the list as the outer
+        # loop, probes the primary key once per key (a row-value IN would scan the whole index)
+        with self.datastore.get_connection(commit=False) as connection, connection.cursor() as c:
+            for start in range(0, max(len(params), len(event_ids)), CHUNK):
+                chunk, ids = params[start:start + CHUNK], list(event_ids[start:start + CHUNK])
+                parts, args = [], []
+                if chunk:
+                    parts.append(f"SELECT 0, e.originator_id, e.originator_version FROM "
+                                 f"(VALUES {','.join(['(?,?)'] * len(chunk))}) AS k CROSS JOIN {self._table} AS e "
+                                 "ON e.originator_id = k.column1 AND e.originator_version = k.column2")
+                    args += [value for key in chunk for value in key]
+                if ids:
+                    parts.append(f"SELECT 1, event_id, 0 FROM {self._table} WHERE event_id IN "
+                                 f"({','.join('?' * len(ids))})")
+                    args += ids
+                c.execute(" UNION ALL ".join(parts), args)
+                for kind, name, version in c.fetchall():
+                    if kind == 0:
+                        found_keys.add((name, version))
+                    else:
+                        found_ids.add(name)
+        return [key in found_keys for key in params], [event_id in found_ids for event_id in event_ids]
 
     def select_notifications(
         self, start: int | None, limit: int, stop: int | None = None, topics: Sequence[str] = (), *,

@@ -27,6 +27,7 @@ class KafkaConfig:
     min_insync: int = 1
     group_commit: bool = True
     batch_max: int = 64
+    batch_max_bytes: int = 1_000_000
     batch_wait_ms: float = 0.0
     write_timeout_s: float = 15.0
     client_timeout_ms: int = 10_000
@@ -46,6 +47,7 @@ class KafkaConfig:
             min_insync=int(get("KAFKA_MIN_INSYNC_REPLICAS", "1")),
             group_commit=strtobool(get("KAFKA_GROUP_COMMIT", "on")),
             batch_max=int(get("KAFKA_BATCH_MAX", "64")),
+            batch_max_bytes=int(get("KAFKA_BATCH_MAX_BYTES", "1000000")),
             batch_wait_ms=float(get("KAFKA_BATCH_WAIT_MS", "0")),
             write_timeout_s=float(get("KAFKA_WRITE_TIMEOUT_S", "15")),
             client_timeout_ms=int(get("KAFKA_CLIENT_TIMEOUT_MS", "10000")),
