@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 RETIREES ?= 500
+SEED ?= 7
 
 .PHONY: venv run demo serve test lint typecheck kafka-up kafka-down bench clean
 
@@ -17,11 +18,16 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## run: fresh demo ledger (embedded SQLite) and the API on http://$(HOST):$(PORT)/docs
+## run: the API on http://$(HOST):$(PORT)/ over the existing ledger; a demo ledger only when there is none
 run: $(STAMP)
 	$(BIN)/ledger keys init --if-missing
-	$(BIN)/ledger demo --retirees $(RETIREES) --seed 7 --fresh
+	$(BIN)/ledger demo --retirees $(RETIREES) --seed $(SEED) --keep
 	$(BIN)/ledger serve --host $(HOST) --port $(PORT) --dev
+
+## demo: replace the ledger with a fresh demo (same SEED, same data and retiree ids)
+demo: $(STAMP)
+	$(BIN)/ledger keys init --if-missing
+	$(BIN)/ledger demo --retirees $(RETIREES) --seed $(SEED) --fresh
 
 ## test: lint, types, import contracts and the whole pytest suite (starts its own Kafka broker)
 test: $(STAMP) lint typecheck

@@ -4,8 +4,11 @@ Nothing is built at import time. The lifespan bootstraps the services with the r
 following the log in its own thread: a POST returns once its events are stored, and a projection
 read waits (bounded) until the views have caught up with the log head it saw (read-your-writes).
 With a signing key (``ledger keys init``) the same thread signs a checkpoint every
-``checkpoint_every`` events. All routes live under ``/v1`` except ``GET /health``; OpenAPI is at
-``/docs``. ``uvicorn --factory api.main:create_app`` serves it (settings from ``LEDGER_*``).
+``checkpoint_every`` events. All routes live under ``/v1`` except ``GET /health``, ``GET /metrics``
+(``api.metrics``) and the pages of ``api.docs`` (``/docs`` and ``/redoc`` from vendored files, ``/``
+redirecting to ``/dashboard``). ``uvicorn --factory api.main:create_app`` serves it (settings from
+``LEDGER_*``). Every response carries ``X-Request-ID``; served by uvicorn, log lines are JSON
+(``api.request_log``).
 
 Logs carry no personal data: uvicorn's access log shows paths without query strings and with
 anything shaped like an ID number masked, and an exception that escapes a request is contained
@@ -26,11 +29,15 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from api.auth import DEV_BANNER
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.intake import RequestGate
+from api.metrics import HTTPMetrics, Metrics
+from api.metrics import router as metrics_router
 from api.openapi import stated
+from api.request_log import RequestId, json_logs
 from api.responses import problems
-from api.routers import audit, batches, communities, health, log, projections, retirees
+from api.routers import agencies, audit, batches, communities, health, log, projections, retirees
 from ledger import __version__
 from ledger.config import Settings
 from runtime.bootstrap import bootstrap
@@ -97,11 +104,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         scrub_access_log()
+        json_logs()
         if dev_mode:
             logger.warning(DEV_BANNER)
         services = bootstrap(settings if settings is not None else Settings.from_env(), follow=True,
                              checkpoint_every=checkpoint_every)
         app.state.services = services
+        services.ledger.on_handled.append(app.state.metrics.observe_append)
         try:
             yield
         finally:
@@ -113,13 +122,20 @@ def create_app(
         description="Event-sourced service records of community-managed enterprise retirees (Hunan). "
         "Every /v1 route needs `Authorization: Bearer <token>` except GET /v1/audit/public-key.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served from vendored files by api.docs (works offline)
+        redoc_url=None,
         debug=False,
     )
     app.state.dev_mode = dev_mode
+    app.state.metrics = Metrics(lambda: getattr(app.state, "services", None))
     install_error_handlers(app)
     app.add_middleware(RequestGate)
+    app.add_middleware(HTTPMetrics, metrics=app.state.metrics)
+    app.add_middleware(RequestId)  # outermost: refusals carry the id too
     app.include_router(health.router, responses=problems(400, 414))
-    for router in (communities.router, retirees.router, batches.router, log.router, projections.router, audit.router):
+    app.include_router(metrics_router, responses=problems(400, 414))
+    for router in (communities.router, agencies.router, retirees.router, batches.router, log.router, projections.router,
+                   audit.router):
         app.include_router(router, prefix="/v1", responses=problems(400, 414))
+    install_docs(app)  # after the routers: a registered /dashboard is kept
     return app

@@ -98,11 +98,34 @@ class ViewHealthOut(BaseModel):
     verified: VerifiedOut | None = None
 
 
+class LogHealthOut(BaseModel):
+    """The event log: its backend (``sqlite`` or ``kafka``), its head, and the Kafka topic."""
+
+    backend: str
+    head: int
+    topic: str | None = None
+
+
+class IndexHealthOut(BaseModel):
+    """The Kafka backend's index (the topic read into SQLite): the seq and offset per partition it has
+    read, ``stale`` until the writer re-read the topic after a failure, ``fenced`` once another writer
+    took over, and the failed write batches by kind."""
+
+    head: int
+    partitions: dict[str, int] = {}
+    stale: bool = False
+    fenced: bool = False
+    write_failures: dict[str, int] = {}
+
+
 class HealthOut(BaseModel):
-    """``status`` is ``ok``, or ``degraded`` while a view or the checkpointer is failing (``errors``)."""
+    """``status`` is ``ok``, or ``degraded`` while a view or the checkpointer is failing (``errors``) or
+    the Kafka writer is fenced. ``log`` and (Kafka only) ``index`` describe the event log."""
 
     status: str
     head: int
+    log: LogHealthOut | None = None
+    index: IndexHealthOut | None = None
     views: list[ViewHealthOut] = []
     errors: dict[str, str] = {}
 

@@ -26,6 +26,7 @@ __all__ = [
     "BATCH_ITEMS",
     "BODIES",
     "CODE_PATTERN",
+    "AgencyEventIn",
     "BatchItemIn",
     "Body",
     "CanonicalUuid",
@@ -126,10 +127,12 @@ if TYPE_CHECKING:
     RegisterCommunityIn: TypeAlias = Body
     RetireeEventIn: TypeAlias = Body
     CommunityEventIn: TypeAlias = Body
+    AgencyEventIn: TypeAlias = Body
     BatchItemIn: TypeAlias = Body
 else:
     EnrollIn = BODIES[cmd.Enroll]
     RegisterCommunityIn = BODIES[cmd.RegisterCommunity]
     RetireeEventIn = _union("retiree_id")
     CommunityEventIn = _union("community")
+    AgencyEventIn = _union("area")
     BatchItemIn = Annotated[Union[tuple(BATCH_ITEMS.values())], Field(discriminator="type")]  # noqa: UP007

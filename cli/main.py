@@ -71,13 +71,23 @@ def demo(
     retirees: Annotated[int, typer.Option(min=1, max=100_000, help="About 40 per community.")] = 500,
     seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 7,
     fresh: Annotated[bool, typer.Option("--fresh", help="Delete the ledger's data in LEDGER_HOME first.")] = False,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep a ledger that holds data (and say so).")] = False,
 ) -> None:
-    """Generate synthetic Hunan data (Changsha, Zhuzhou, Changde), then catch the views up."""
+    """Generate synthetic Hunan data (Changsha, Zhuzhou, Changde), then catch the views up.
+
+    On a ledger that already holds events: refused (exit 1), replaced with ``--fresh``, or kept
+    unchanged with ``--keep`` (``make run``), which says so and exits 0.
+    """
     from devtools.demo import generate
 
     settings = Settings.from_env()
+    if fresh and keep:
+        raise InvalidInputError("--fresh and --keep exclude each other")
     if fresh:
         _wipe(settings)
+    elif keep and (held := _events_held(settings)):
+        out().print(f"Kept the existing ledger in {settings.home} ({held} events); `make demo` replaces it.")
+        return
     started = time.perf_counter()
     with opened(settings) as services:
         ledger = services.ledger
@@ -102,6 +112,15 @@ def demo(
     for kind, count in summary.by_type.items():
         table.add_row(f"  {kind}", str(count))
     out().print(table)
+    out().print(f"Wrote a new demo ledger in {settings.home}" + (" (the old data was deleted)." if fresh else "."))
+
+
+def _events_held(settings: Settings) -> int:
+    """The head of the ledger in LEDGER_HOME (0 when it has none)."""
+    if settings.backend == "sqlite" and not settings.events_path.exists():
+        return 0
+    with opened(settings) as services:
+        return services.ledger.head()
 
 
 def _wipe(settings: Settings) -> None:

@@ -3,7 +3,7 @@
 ``generate`` plans a whole history (2008-01-01 to :data:`END`) with ``random.Random(seed)``, sorts the
 plan by business date and appends it command by command, so every domain rule is checked and the log
 reads roughly in time order. Contract: the same seed gives the same commands, the same business data
-and the same event ids (derived from the seed); only retiree stream ids (chosen by the ledger) and
+and the same event ids and retiree ids (both derived from the seed; ``Context.new_id``); only
 timestamps differ between runs. Rerunning a seed on the same ledger therefore replays and appends
 nothing; another seed on a ledger that has demo data conflicts on the community codes.
 """
@@ -19,6 +19,7 @@ from decimal import Decimal
 from math import exp
 from uuid import UUID, uuid5
 
+from devtools.demo_capacity import plan_capacity
 from devtools.demo_vocabulary import (
     CHANNELS,
     CITIES,
@@ -315,6 +316,7 @@ def generate(ledger: Ledger, retirees: int = 500, seed: int = 7, progress: Progr
     codes = planner.communities(max(3, round(retirees / 40)))
     for index in range(retirees):
         planner.retiree(index, codes)
+    plan_capacity(planner, codes, seed)  # agencies, standards, training, facilities, funding (issue 12)
     steps = sorted(planner.steps, key=lambda s: (s.day, s.rank, s.order))
     ids: dict[int, UUID] = {}
     by_type: Counter[str] = Counter()
@@ -324,7 +326,9 @@ def generate(ledger: Ledger, retirees: int = 500, seed: int = 7, progress: Progr
         command = step.command
         if step.retiree >= 0 and not isinstance(command, c.Enroll):
             command = replace(command, retiree_id=ids[step.retiree])  # type: ignore[arg-type]
-        context = c.Context(principal=step.principal, event_id=uuid5(namespace, str(step.order)), today=END)
+        event_id = uuid5(namespace, str(step.order))
+        new_id = uuid5(event_id, "retiree") if isinstance(command, c.Enroll) else None
+        context = c.Context(principal=step.principal, event_id=event_id, today=END, new_id=new_id)
         result = ledger.handle(command, context)
         if isinstance(command, c.Enroll):
             ids[step.retiree] = UUID(result.id)

@@ -62,3 +62,37 @@ SERVICES = {"home_visit": (22, 40, 20, 90), "health_check": (20, 22, 30, 120), "
             "hardship_relief": (5, 6, 30, 120), "emergency_assistance": (3, 4, 30, 180)}
 CHANNELS, SCORES = ("in_person", "phone", "app", "survey"), (1, 2, 3, 4, 5)
 COMMENTS = {1: "态度差", 2: "来得太晚", 3: "一般", 4: "不错", 5: "服务很好"}
+# issue 12: agencies, their standards and courses. area -> agency name
+AGENCIES = {"Hunan": "湖南省社会保险服务局", "Changsha": "长沙市社会保险服务中心", "Zhuzhou": "株洲市社会保险服务中心",
+            "Changde": "常德市社会保险服务中心"}
+# (area, code, indicator, threshold, period, effective_from, revisions [(threshold, effective_from)], retired_from)
+Standard = tuple[str, str, str, str, str, str, list[tuple[str, str]], str | None]
+STANDARDS: tuple[Standard, ...] = (
+    ("Hunan", "HN-S01", "certified_share", "0.95", "year", "2012-01-01", [("0.97", "2019-07-01")], None),
+    ("Hunan", "HN-S02", "aged_80_visited_share", "0.5", "quarter", "2014-01-01", [("0.6", "2021-07-01")], None),
+    ("Hunan", "HN-S03", "new_transfers_visited_30_days_share", "0.5", "year", "2015-01-01", [], None),
+    ("Hunan", "HN-S04", "contact_card_share", "0.9", "year", "2012-01-01", [], None),
+    ("Hunan", "HN-S05", "mean_satisfaction", "3.8", "quarter", "2016-01-01", [("4.0", "2022-04-01")], None),
+    ("Hunan", "HN-S06", "qualified_social_worker_share", "0.3", "year", "2016-01-01", [("0.5", "2023-07-01")], None),
+    ("Changsha", "CS-S01", "retirees_per_full_time_staff", "40", "quarter", "2012-01-01", [("30", "2020-07-01")],
+     None),
+    ("Changsha", "CS-S02", "training_hours_per_full_time_staff", "24", "year", "2014-01-01", [], None),
+    ("Zhuzhou", "ZZ-S01", "training_hours_per_full_time_staff", "16", "year", "2013-01-01", [("32", "2018-07-01")],
+     None),
+    ("Zhuzhou", "ZZ-S02", "retirees_per_full_time_staff", "50", "year", "2013-01-01", [], None),
+    ("Changde", "CD-S01", "retirees_per_full_time_staff", "60", "year", "2012-01-01", [], "2024-01-01"),
+    ("Changde", "CD-S02", "mean_satisfaction", "3.5", "month", "2020-01-01", [], None),
+)
+# (area, code, title, hours, topic)
+COURSE_CATALOGUE = (
+    ("Hunan", "HN-C01", "养老保险政策解读", 16, "policy"),
+    ("Hunan", "HN-C02", "社会工作方法", 40, "social_work_methods"),
+    ("Hunan", "HN-C03", "老年照护基础", 24, "elderly_care"),
+    ("Hunan", "HN-C04", "社会化管理信息系统操作", 8, "information_system"),
+    ("Changsha", "CS-C01", "个案工作实务", 32, "social_work_methods"),
+    ("Zhuzhou", "ZZ-C01", "退休人员健康管理", 16, "elderly_care"),
+    ("Changde", "CD-C01", "农村退休人员服务政策", 12, "policy"),
+)
+QUALIFICATIONS = ("assistant_social_worker", "social_worker", "senior_social_worker")
+FACILITIES = {"service_station": (40, 200), "activity_room": (60, 400), "elderly_canteen": (80, 300)}
+FUNDING_SOURCES = {"city": 0.55, "district": 0.2, "province": 0.1, "lottery_welfare_fund": 0.1, "other": 0.05}

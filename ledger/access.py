@@ -41,6 +41,7 @@ class Resource(StrEnum):
     RETIREE = "retiree"
     HISTORY = "history"
     COMMUNITY = "community"
+    AGENCY = "agency"
     LOG = "log"
     PROJECTIONS = "projections"
     AUDIT = "audit"
@@ -202,13 +203,16 @@ def check_read(
     retiree_community: str | None = None,
     community: str | None = None,
     community_city: str | None = None,
+    agency_area: str | None = None,
 ) -> None:
     """Raises AccessDeniedError unless ``principal`` may read ``resource``.
 
     auditor: everything. viewer: ``projections`` only. agency: retirees whose ``retiree_city``
     is its city, communities whose ``community_city`` is its city, projections. community: the
     retirees whose CURRENT ``retiree_community`` is its code, the ``community`` with its code,
-    projections. ``history`` is judged as a retiree when retiree facts are given, otherwise as
+    projections. ``agency`` (an agency's standards, courses and history: public policy) is read by every
+    agency, community and auditor, given its ``agency_area``.
+    ``history`` is judged as a retiree when retiree facts are given, otherwise as
     a community. ``log`` (the global log) and ``audit`` are for auditors only. An unknown
     resource name raises InvalidInputError.
     """
@@ -218,6 +222,10 @@ def check_read(
         raise InvalidInputError(f"unknown resource {_shown(str(resource))}") from None
     if principal.role == Role.AUDITOR or what == Resource.PROJECTIONS:
         return
+    if what == Resource.AGENCY:  # standards and courses: every agency and community reads them, viewers not
+        if principal.role in (Role.AGENCY, Role.COMMUNITY) and agency_area is not None:
+            return
+        raise AccessDeniedError(f"the role {principal.role} may not read {what}")
     if principal.role not in (Role.AGENCY, Role.COMMUNITY) or what not in _SUBJECTS:
         raise AccessDeniedError(f"the role {principal.role} may not read {what}")
     about_retiree = what == Resource.RETIREE or (

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import itertools
 import random
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -30,11 +31,12 @@ from ledger import codec
 from ledger import commands as cmd
 from ledger.codec import OrjsonTranscoder
 from ledger.config import Settings
+from ledger.domain.agency import Agency
 from ledger.domain.community import Community
 from ledger.domain.idempotency import IdempotencyClaim
 from ledger.domain.identity import IdentityClaim
 from ledger.domain.retiree import Retiree
-from ledger.domain.values import NAMESPACE, community_uuid
+from ledger.domain.values import NAMESPACE, agency_uuid, community_uuid
 from ledger.errors import (
     ConflictError,
     IdempotencyKeyReusedError,
@@ -173,10 +175,14 @@ class Ledger(Application[UUID]):
         private_folder(settings.home)
         self.snapshotting_intervals = {  # type: ignore[misc]  # per ledger, from settings
             Retiree: settings.snapshot_interval, Community: settings.snapshot_interval,
+            Agency: settings.snapshot_interval,
         }
         self._hasher = IdentityHasher(load_or_create_key(settings.lookup_key_path))
         self._clock = clock
         self.after_append: list[Callable[[], None]] = []
+        self.on_handled: list[Callable[[str, str, float | None], None]] = []
+        """Called with (event type, outcome, seconds or None in a batch) for every command handled:
+        outcome ``appended``, ``replayed`` or the refusal (``version_conflict``, ``access_denied`` ...)."""
         self.history_cache = HistoryCache(settings.history_cache)
         super().__init__(env)
         private_file(settings.events_path)
@@ -229,6 +235,22 @@ class Ledger(Application[UUID]):
     # ---- commands -----------------------------------------------------------------------------
 
     def handle(self, command: cmd.Command, context: cmd.Context | None = None) -> cmd.Appended:
+        """Decides and appends the events of one command (``_decide_and_save``), told to ``on_handled``."""
+        started = time.perf_counter()
+        try:
+            appended = self._decide_and_save(command, context)
+        except Exception as error:
+            self._observe(command, _outcome(error), time.perf_counter() - started)
+            raise
+        self._observe(command, _outcome(appended), time.perf_counter() - started)
+        return appended
+
+    def _observe(self, command: object, outcome: str, seconds: float | None) -> None:
+        kind = cmd.EVENT_OF_COMMAND.get(type(command), type(command).__name__)
+        for observer in self.on_handled:
+            observer(kind, outcome, seconds)
+
+    def _decide_and_save(self, command: cmd.Command, context: cmd.Context | None = None) -> cmd.Appended:
         """Decides and appends the events of one command; see the module docstring.
 
         The command is validated against its declaration, then its handler (``ledger.handlers``)
@@ -265,6 +287,8 @@ class Ledger(Application[UUID]):
                     raise RuleViolationError("one_enrollment_per_id_number", "ID number already enrolled") from None
                 if isinstance(command, cmd.RegisterCommunity):
                     raise ConflictError(f"community {command.code} is already registered") from None
+                if isinstance(command, cmd.EstablishAgency):
+                    raise ConflictError(f"the agency of {command.area} is already established") from None
                 if context.expected_version is not None or time.monotonic() > deadline:
                     raise VersionConflictError("the stream changed meanwhile; reload and retry") from None
                 time.sleep(random.uniform(0, 0.001 * 2 ** min(attempt, 6)))  # let the winner land, spread retries
@@ -293,7 +317,11 @@ class Ledger(Application[UUID]):
         results: list[cmd.Appended | LedgerError] = []
         pending = iter(items)
         while batch := list(itertools.islice(pending, chunk)):
+            start = len(results)
             stopped = self._handle_chunk(batch, results, stop_at_error)
+            if self.on_handled:
+                for (command, _), result in zip(batch, results[start:], strict=False):
+                    self._observe(command, _outcome(result), None)
             if stopped:
                 break
         return results
@@ -356,7 +384,7 @@ class Ledger(Application[UUID]):
         """The chunk's decided commands handled again one by one, in order (their Refs resolved anew)."""
         for index, original, context, _, _ in decided:
             try:
-                results[index] = self.handle(_resolved(original, results), context)
+                results[index] = self._decide_and_save(_resolved(original, results), context)
             except LedgerError as error:
                 results[index] = error
                 if stop_at_error:
@@ -402,8 +430,10 @@ class Ledger(Application[UUID]):
         """The code of the community stream a community command writes (its public id)."""
         if isinstance(command, cmd.RegisterCommunity):
             return command.code
-        if isinstance(command, cmd.JoinStaff | cmd.RecordStaffLeft | cmd.RecordTraining):
+        if isinstance(command, cmd.CommunityCommand | cmd.AllocateFunding):
             return command.community
+        if isinstance(command, cmd.AgencyCommand):
+            return command.area
         return None
 
     @staticmethod
@@ -413,6 +443,10 @@ class Ledger(Application[UUID]):
             return None
         if isinstance(command, cmd.CommunityCommand):
             return community_uuid(command.code if isinstance(command, cmd.RegisterCommunity) else command.community)
+        if isinstance(command, cmd.AllocateFunding):
+            return community_uuid(command.community)
+        if isinstance(command, cmd.AgencyCommand):
+            return agency_uuid(command.area)
         return command.retiree_id
 
     def _claim_of(self, event_id: UUID) -> IdempotencyClaim | None:
@@ -455,22 +489,24 @@ class Ledger(Application[UUID]):
             events = list(self.events.get(retiree_id, gt=retiree.version))
         else:
             events = list(self.events.get(retiree_id))
-            if not events or not isinstance(events[0], Retiree.Enrolled):
+            first = events.pop(0) if events else None
+            if not isinstance(first, Retiree.Enrolled):
                 raise NotFoundError("no retiree with this id")
-            if events[0].business_date > as_of:
+            if first.business_date > as_of:
                 raise NotFoundError(f"the retiree was not enrolled as of {as_of.isoformat()}")
-            retiree = cast(Retiree, events.pop(0).mutate(None))
+            retiree = cast(Retiree, first.mutate(None))
         for event in events:
             if cast(Retiree.Event, event).business_date <= as_of:
                 event.apply(retiree)  # type: ignore[attr-defined]
                 retiree.version = event.originator_version
         return retiree
 
-    def _snapshot_covering(self, retiree_id: UUID, as_of: date) -> Any:
+    def _snapshot_covering(self, retiree_id: UUID, as_of: date) -> Any:  # an eventsourcing Snapshot
         """The latest snapshot of the retiree whose events all took effect on or before ``as_of`` (its
         binding to the log checked by ``CheckedSnapshots``), or None."""
         if self.snapshots is None:
             return None
+        snapshot: Any
         for snapshot in self.snapshots.get(retiree_id, desc=True):
             latest = snapshot.state.get("_latest_business_date")
             if latest is not None and latest <= as_of:
@@ -483,6 +519,13 @@ class Ledger(Application[UUID]):
         aggregate = self._get(community_uuid(code), None, read_only=read_only)
         if not isinstance(aggregate, Community):
             raise NotFoundError("no community with this code")
+        return aggregate
+
+    def agency(self, area: str, *, read_only: bool = False) -> Agency:
+        """The agency of ``area`` (a city, or the province); ``read_only`` as for ``community``."""
+        aggregate = self._get(agency_uuid(area), None, read_only=read_only)
+        if not isinstance(aggregate, Agency):
+            raise NotFoundError("no agency established for this area")
         return aggregate
 
     def _get(self, aggregate_id: UUID, version: int | None, *, read_only: bool = False) -> Aggregate:
@@ -571,3 +614,14 @@ class Ledger(Application[UUID]):
 
     def head(self) -> int:
         return self.log.max_notification_id() or 0
+
+
+def _outcome(result: object) -> str:
+    """``appended``, ``replayed``, or the refusal named after its error (``VersionConflictError``:
+    ``version_conflict``)."""
+    if isinstance(result, cmd.Appended):
+        return "replayed" if result.replayed else "appended"
+    if not isinstance(result, LedgerError):
+        return "error"
+    name = type(result).__name__.removesuffix("Error")
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

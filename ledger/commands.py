@@ -30,9 +30,12 @@ from ledger.fields import (
     Code,
     Day,
     Flag,
+    Funding,
     Hours,
     IdNumber,
+    IndicatorOf,
     KindOfCommunity,
+    KindOfFacility,
     KindOfService,
     Method,
     Minutes,
@@ -40,12 +43,19 @@ from ledger.fields import (
     Name,
     PastDay,
     Pension,
+    PeriodOf,
+    PurposeOfFunding,
+    Qualification,
     Reason,
     RoleOfStaff,
     Score,
     SexOf,
+    SourceOfFunding,
+    SquareMetres,
     Stream,
     Text,
+    Threshold,
+    Topic,
     Year,
 )
 
@@ -70,6 +80,9 @@ class Context:
     event_id: UUID | None = None
     today: date | None = None
     access: Principal | None = None
+    new_id: UUID | None = None
+    """The id of the stream a creating command starts (``Enroll``), chosen by a trusted caller: the demo
+    generator derives it from its seed, so the same seed gives the same retiree ids; else a random one."""
 
     @property
     def recorded_by(self) -> str:
@@ -212,6 +225,98 @@ class RecordTraining:
     completed_on: PastDay
 
 
+@command("EnrolledInCourse", "community", ("command.community",), target="community")
+class EnrolInCourse:
+    """``course``: the code of a course the agency of the community's city, or the province's, offers."""
+
+    community: Code
+    staff_id: Code
+    course: Code
+    enrolled_on: PastDay
+
+
+@command("CourseCompleted", "community", ("command.community",), target="community")
+class CompleteCourse:
+    community: Code
+    staff_id: Code
+    course: Code
+    completed_on: PastDay
+
+
+@command("QualificationObtained", "community", ("command.community",), target="community")
+class ObtainQualification:
+    community: Code
+    staff_id: Code
+    level: Qualification
+    obtained_on: PastDay
+
+
+@command("FacilityRecorded", "community", ("command.community",), target="community")
+class RecordFacility:
+    community: Code
+    facility_id: Code
+    kind: KindOfFacility
+    area_m2: SquareMetres
+    opened_on: PastDay
+
+
+# ---- agency commands (``area``: a city name, or the province) ---------------------------------
+
+@command("AgencyEstablished", "agency", ("command.area",), target="area")
+class EstablishAgency:
+    area: Name
+    name: Name
+
+
+@command("StandardAdopted", "agency", ("command.area",), target="area")
+class AdoptStandard:
+    area: Name
+    code: Code
+    indicator: IndicatorOf
+    threshold: Threshold
+    period: PeriodOf
+    effective_from: Day
+    policy_reference: Text = ""
+
+
+@command("StandardRevised", "agency", ("command.area",), target="area")
+class ReviseStandard:
+    area: Name
+    code: Code
+    threshold: Threshold
+    effective_from: Day
+    policy_reference: Text = ""
+
+
+@command("StandardRetired", "agency", ("command.area",), target="area")
+class RetireStandard:
+    area: Name
+    code: Code
+    effective_from: Day
+    policy_reference: Text = ""
+
+
+@command("CourseOffered", "agency", ("command.area",), target="area")
+class OfferCourse:
+    area: Name
+    code: Code
+    title: Name
+    hours: Hours
+    topic: Topic
+
+
+@command("FundingAllocated", "agency", ("command.area",), target="area")
+class AllocateFunding:
+    """Recorded on the community's stream; the community must lie in ``area`` (rule ``funding_within_area``)."""
+
+    area: Name
+    community: Code
+    year: Year
+    amount: Funding
+    source: SourceOfFunding
+    purpose: PurposeOfFunding
+
+
 # ---- retiree commands --------------------------------------------------------------------
 
 @command("Enrolled", "agency", ("command.city",))
@@ -324,11 +429,15 @@ class RecordDeath:
     reported_by: Name
 
 
-CommunityCommand = RegisterCommunity | JoinStaff | RecordStaffLeft | RecordTraining
+CommunityCommand = (
+    RegisterCommunity | JoinStaff | RecordStaffLeft | RecordTraining | EnrolInCourse | CompleteCourse
+    | ObtainQualification | RecordFacility
+)
+AgencyCommand = EstablishAgency | AdoptStandard | ReviseStandard | RetireStandard | OfferCourse | AllocateFunding
 RetireeCommand = (
     Enroll | TransferToCommunity | Relocate | AdjustPension | CertifyEligibility | SuspendPension | ResumePension
     | DeliverService | RateSatisfaction | RecordDeath
 )
-Command = CommunityCommand | RetireeCommand
+Command = CommunityCommand | AgencyCommand | RetireeCommand
 EVENT_OF_COMMAND: dict[type, str] = {kind: declared.event for kind, declared in COMMANDS.items()}
 COMMAND_OF_EVENT: dict[str, type] = {name: kind for kind, name in EVENT_OF_COMMAND.items()}

@@ -28,10 +28,17 @@ from ledger.domain.values import (
     AdjustmentReason,
     CertificationMethod,
     CommunityKind,
+    CourseTopic,
+    FacilityKind,
+    FundingPurpose,
+    FundingSource,
+    Indicator,
+    QualificationLevel,
     RatingChannel,
     ServiceType,
     Sex,
     StaffRole,
+    StandardPeriod,
     id_birth_date,
     id_check_character,
 )
@@ -44,6 +51,8 @@ ID_NUMBER_SENT = r"^[ \t]*[0-9]{17}[0-9Xx][ \t]*$"
 _NO_NUL = r"^[^\x00]*$"
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _PENSION = r"^(?:0\.(?:0[1-9]|[1-9][0-9]?)|[1-9][0-9]{0,4}(?:\.[0-9]{1,2})?|100000(?:\.00?)?)$"
+_FUNDING = r"^(?:0\.(?:0[1-9]|[1-9][0-9]?)|[1-9][0-9]{0,8}(?:\.[0-9]{1,2})?|1000000000(?:\.00?)?)$"
+_THRESHOLD = r"^(?:0\.(?:0[1-9]|[1-9][0-9]?)|[1-9][0-9]{0,3}(?:\.[0-9]{1,2})?|10000(?:\.00?)?)$"
 _BACK_PAY = r"^(?:(?:0|[1-9][0-9]{0,5})(?:\.[0-9]{1,2})?|1000000(?:\.00?)?)$"
 
 
@@ -108,6 +117,17 @@ BackPay = Annotated[
     Decimal, *_amount("minimum", 1000000, _BACK_PAY, "CNY, 0 <= amount <= 1000000, at most 2 decimal places"),
     Strict(), Field(ge=0, le=1000000, allow_inf_nan=False, decimal_places=2),
 ]
+Funding = Annotated[
+    Decimal, *_amount("exclusiveMinimum", 1000000000, _FUNDING,
+                      "CNY, 0 < amount <= 1000000000, at most 2 decimal places"),
+    Strict(), Field(gt=0, le=1000000000, allow_inf_nan=False, decimal_places=2),
+]
+Threshold = Annotated[
+    Decimal, *_amount("exclusiveMinimum", 10000, _THRESHOLD, "0 < threshold <= 10000, at most 2 decimal places "
+                      "(shares are fractions: 0.9 is 90%)"),
+    Strict(), Field(gt=0, le=10000, allow_inf_nan=False, decimal_places=2),
+]
+"""A standard's threshold; how large it may be depends on the indicator (a domain rule, ``threshold_plausible``)."""
 Month = Annotated[str, StringConstraints(strict=True, pattern=MONTH_PATTERN.pattern)]
 Whole = BeforeValidator(_whole_number)
 """Put last in an integer field's ``Annotated`` (it then runs first): ``2.0`` counts as 2, as in JSON Schema."""
@@ -115,6 +135,7 @@ Year = Annotated[int, Field(strict=True, ge=1900, le=2100), Whole]
 Minutes = Annotated[int, Field(strict=True, ge=1, le=1440), Whole]
 Hours = Annotated[int, Field(strict=True, ge=1, le=2000), Whole]
 Score = Annotated[int, Field(strict=True, ge=1, le=5), Whole]
+SquareMetres = Annotated[int, Field(strict=True, ge=1, le=100000), Whole]
 Name = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64, pattern=_NO_NUL)]
 Text = Annotated[str, StringConstraints(strict=True, max_length=2000, pattern=_NO_NUL)]
 Code = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64, pattern=CODE_PATTERN)]
@@ -170,6 +191,13 @@ if TYPE_CHECKING:
     Method: TypeAlias = str
     KindOfService: TypeAlias = str
     Channel: TypeAlias = str
+    IndicatorOf: TypeAlias = str
+    PeriodOf: TypeAlias = str
+    Topic: TypeAlias = str
+    Qualification: TypeAlias = str
+    KindOfFacility: TypeAlias = str
+    SourceOfFunding: TypeAlias = str
+    PurposeOfFunding: TypeAlias = str
 else:
     KindOfCommunity = one_of(CommunityKind)
     RoleOfStaff = one_of(StaffRole)
@@ -178,3 +206,10 @@ else:
     Method = one_of(CertificationMethod)
     KindOfService = one_of(ServiceType)
     Channel = one_of(RatingChannel)
+    IndicatorOf = one_of(Indicator)
+    PeriodOf = one_of(StandardPeriod)
+    Topic = one_of(CourseTopic)
+    Qualification = one_of(QualificationLevel)
+    KindOfFacility = one_of(FacilityKind)
+    SourceOfFunding = one_of(FundingSource)
+    PurposeOfFunding = one_of(FundingPurpose)

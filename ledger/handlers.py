@@ -23,10 +23,11 @@ from eventsourcing.domain import Aggregate
 
 from ledger import commands as c
 from ledger.access import check_write
+from ledger.domain.agency import Agency
 from ledger.domain.community import Community
 from ledger.domain.identity import IdentityClaim
 from ledger.domain.retiree import Retiree
-from ledger.domain.values import community_uuid
+from ledger.domain.values import PROVINCE, agency_uuid, community_uuid
 from ledger.errors import NotFoundError, RuleViolationError, VersionConflictError
 
 if TYPE_CHECKING:
@@ -77,6 +78,23 @@ class Unit:
         community = copy.deepcopy(community) if community is not None else self.ledger.community(code)
         self._expect(community)
         return community
+
+    def agency(self, area: str) -> Agency:
+        agency = self._decided(agency_uuid(area), Agency)
+        agency = copy.deepcopy(agency) if agency is not None else self.ledger.agency(area)
+        self._expect(agency)
+        return agency
+
+    def course_offered(self, city: str, course: str) -> bool:
+        """Whether the agency of ``city`` or the province's offers ``course`` (an unknown agency offers none)."""
+        for area in (city, PROVINCE):
+            try:
+                agency = self._decided(agency_uuid(area), Agency) or self.ledger.agency(area, read_only=True)
+            except NotFoundError:
+                continue
+            if agency.course(course) is not None:
+                return True
+        return False
 
     def _read_community(self, code: str) -> Community:
         """The community as it stands, not to be changed (NotFoundError if it is not registered)."""
@@ -163,6 +181,81 @@ def record_training(u: Unit, command: c.RecordTraining) -> Decision:
                                                                  **u.stamp))
 
 
+@handles(c.EnrolInCourse)
+def enrol_in_course(u: Unit, command: c.EnrolInCourse) -> Decision:
+    def decide(k: Community) -> None:
+        k.enrol_in_course(**values(command, "community"), offered=u.course_offered(k.city, command.course),
+                          today=u.today, **u.stamp)
+    return _on_community(u, command, decide)
+
+
+@handles(c.CompleteCourse)
+def complete_course(u: Unit, command: c.CompleteCourse) -> Decision:
+    return _on_community(u, command, lambda k: k.complete_course(**values(command, "community"), today=u.today,
+                                                                 **u.stamp))
+
+
+@handles(c.ObtainQualification)
+def obtain_qualification(u: Unit, command: c.ObtainQualification) -> Decision:
+    return _on_community(u, command, lambda k: k.obtain_qualification(**values(command, "community"),
+                                                                      today=u.today, **u.stamp))
+
+
+@handles(c.RecordFacility)
+def record_facility(u: Unit, command: c.RecordFacility) -> Decision:
+    return _on_community(u, command, lambda k: k.record_facility(**values(command, "community"), today=u.today,
+                                                                 **u.stamp))
+
+
+# ---- agencies ----------------------------------------------------------------------------
+
+@handles(c.EstablishAgency)
+def establish_agency(u: Unit, command: c.EstablishAgency) -> Decision:
+    u.allow(command)
+    u.new_stream()
+    return Decision([Agency.establish(**values(command), **u.stamp)], command.area)
+
+
+def _on_agency(u: Unit, command: Any, decide: Callable[[Agency], None]) -> Decision:
+    """Checks access on the command's own area, loads its agency, lets it decide."""
+    u.allow(command)
+    agency = u.agency(command.area)
+    decide(agency)
+    return Decision([agency], command.area)
+
+
+@handles(c.AdoptStandard)
+def adopt_standard(u: Unit, command: c.AdoptStandard) -> Decision:
+    return _on_agency(u, command, lambda a: a.adopt_standard(**values(command, "area"), **u.stamp))
+
+
+@handles(c.ReviseStandard)
+def revise_standard(u: Unit, command: c.ReviseStandard) -> Decision:
+    return _on_agency(u, command, lambda a: a.revise_standard(**values(command, "area"), **u.stamp))
+
+
+@handles(c.RetireStandard)
+def retire_standard(u: Unit, command: c.RetireStandard) -> Decision:
+    return _on_agency(u, command, lambda a: a.retire_standard(**values(command, "area"), **u.stamp))
+
+
+@handles(c.OfferCourse)
+def offer_course(u: Unit, command: c.OfferCourse) -> Decision:
+    return _on_agency(u, command, lambda a: a.offer_course(**values(command, "area"), **u.stamp))
+
+
+@handles(c.AllocateFunding)
+def allocate_funding(u: Unit, command: c.AllocateFunding) -> Decision:
+    """Written on the community's stream (which must exist: 404), by the agency of its city or the province."""
+    u.allow(command)
+    try:
+        community = u.community(command.community)
+    except NotFoundError:
+        raise RuleViolationError("community_registered", f"community {command.community} is not registered") from None
+    community.allocate_funding(**values(command, "community"), **u.stamp)
+    return Decision([community], command.community)
+
+
 # ---- retirees ----------------------------------------------------------------------------
 
 @handles(c.Enroll)
@@ -173,7 +266,8 @@ def enroll(u: Unit, command: c.Enroll) -> Decision:
     claim_id = u.ledger.claim_id(command.id_number)
     if u.stream_exists(claim_id):
         raise RuleViolationError("one_enrollment_per_id_number", "this ID number is already enrolled")
-    retiree = Retiree.enroll(retiree_id=uuid4(), today=u.today, **values(command), **u.stamp)
+    retiree_id = u.context.new_id or uuid4()  # the caller's choice (the seeded demo), else a random one
+    retiree = Retiree.enroll(retiree_id=retiree_id, today=u.today, **values(command), **u.stamp)
     claim = IdentityClaim.claim(claim_id=claim_id, retiree_id=retiree.id, recorded_by=u.context.recorded_by,
                                 event_id=uuid5(u.event_id, "claim"))
     return Decision([retiree, claim], str(retiree.id))

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
+from ledger.domain.agency import Agency
 from ledger.domain.community import Community
 from ledger.domain.idempotency import IdempotencyClaim
 from ledger.domain.identity import IdentityClaim
@@ -29,7 +30,7 @@ REDACTED = "***"
 def event_classes() -> dict[str, type]:
     """Every event class of the domain by its type name (the names are unique across aggregates)."""
     found: dict[str, type] = {}
-    for aggregate in (Retiree, Community, IdentityClaim, IdempotencyClaim):
+    for aggregate in (Retiree, Community, Agency, IdentityClaim, IdempotencyClaim):
         for value in vars(aggregate).values():
             if isinstance(value, type) and hasattr(value, "PERSONAL") and value.__name__ != "Event":
                 found[value.__name__] = value

@@ -5,12 +5,18 @@ from __future__ import annotations
 from ledger.errors import InvalidInputError
 from projections.audit import AuditView
 from projections.base import Projection
+from projections.compliance import ComplianceView
+from projections.funding import FundingView
 from projections.pensions import PensionsView
 from projections.satisfaction import SatisfactionView
 from projections.standards import StandardsView
+from projections.training import TrainingView
 from projections.workload import WorkloadView
 
-ALL: tuple[Projection, ...] = (AuditView(), WorkloadView(), SatisfactionView(), PensionsView(), StandardsView())
+ALL: tuple[Projection, ...] = (
+    AuditView(), WorkloadView(), SatisfactionView(), PensionsView(), StandardsView(), ComplianceView(), TrainingView(),
+    FundingView(),
+)
 
 
 def by_name(name: str) -> Projection:

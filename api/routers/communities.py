@@ -58,7 +58,8 @@ def append_community_event(
     response: Response,
     idempotency_key: IdempotencyKeyDep = None,
 ) -> AppendedOut:
-    """Appends ``staff_joined``, ``staff_left`` or ``staff_trained`` to the community.
+    """Appends ``staff_joined``, ``staff_left``, ``staff_trained``, ``enrolled_in_course``, ``course_completed``,
+    ``qualification_obtained`` or ``facility_recorded`` to the community (funding: ``/v1/agencies``).
 
     Community tokens only, for their own community.
     """

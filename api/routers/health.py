@@ -1,13 +1,16 @@
-"""``/health``: liveness, the head of the log, and each view's position, lag, last error and last
-verification (``ledger projections verify``)."""
+"""``/health``: liveness, the event log (and, with Kafka, its index), and each view's position, lag,
+last error and last verification (``ledger projections verify``)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter
 
 from api.deps import ServicesDep
-from api.responses import DifferenceOut, HealthOut, VerifiedOut, ViewHealthOut
+from api.responses import DifferenceOut, HealthOut, IndexHealthOut, LogHealthOut, VerifiedOut, ViewHealthOut
 from projections.verify import Check, last_checks
+from runtime.bootstrap import Services
 
 router = APIRouter(tags=["health"])
 
@@ -22,7 +25,24 @@ def health(services: ServicesDep) -> HealthOut:
     views = [ViewHealthOut(name=name, position=position, lag=max(head - position, 0), error=side.errors.get(name),
                            verified=_verified(checks[name]) if name in checks else None)
              for name, position in side.positions.items()]
-    return HealthOut(status="degraded" if side.errors else "ok", head=head, views=views, errors=side.errors)
+    settings = services.settings
+    log = LogHealthOut(backend=settings.backend, head=head,
+                       topic=settings.kafka_topic if settings.backend == "kafka" else None)
+    index = _index(services)
+    degraded = bool(side.errors) or (index is not None and index.fenced)
+    return HealthOut(status="degraded" if degraded else "ok", head=head, log=log, index=index, views=views,
+                     errors=side.errors)
+
+
+def _index(services: Services) -> IndexHealthOut | None:
+    """The Kafka recorder's index and writer, or None on the SQLite backend."""
+    recorder: Any = services.ledger.log
+    writer, index = getattr(recorder, "writer", None), getattr(recorder, "index", None)
+    if writer is None or index is None:
+        return None
+    seq, _ = index.head()
+    return IndexHealthOut(head=seq, partitions={str(p): o for p, o in index.positions().items()},
+                          stale=bool(writer.stale), fenced=bool(writer.fenced), write_failures=dict(writer.failures))
 
 
 def _verified(check: Check) -> VerifiedOut:

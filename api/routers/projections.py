@@ -1,4 +1,5 @@
-"""``/v1/projections``: the dashboards' views (workload, satisfaction, pension roll, standards), their status.
+"""``/v1/projections``: the dashboards' views (workload, satisfaction, pension roll, standards, compliance,
+training, funding), their status.
 
 Every role may read them (they hold community figures, no personal data); a token is required.
 Read-your-writes: a read first waits (bounded, ``runtime.bootstrap.READ_WAIT_S``) until the view has
@@ -20,7 +21,10 @@ from api.responses import ProjectionsStatusOut, RowsOut, ViewStatusOut, problems
 from api.schemas import CODE_PATTERN
 from ledger.access import Resource
 from ledger.domain.values import MONTH_PATTERN
+from projections import compliance as compliance_view
+from projections import funding as funding_view
 from projections import queries
+from projections import training as training_view
 from projections.satisfaction import OVERALL
 from runtime.bootstrap import Services
 
@@ -96,6 +100,37 @@ def standards(store: StoreDep, f: FiltersDep, services: ServicesDep, response: R
               min_seq: MinSeq = None) -> RowsOut:
     """Community x year: share certified, share of retirees aged 80+ visited in the last quarter."""
     return rows_of("standards", lambda: queries.standards(store, f), services, response, min_seq)
+
+
+def _years(f: queries.Filters) -> dict[str, int | None]:
+    return {"year_from": int(f.month_from[:4]) if f.month_from else None,
+            "year_to": int(f.month_to[:4]) if f.month_to else None}
+
+
+@router.get("/compliance")
+def compliance(store: StoreDep, f: FiltersDep, services: ServicesDep, response: Response,
+               min_seq: MinSeq = None) -> RowsOut:
+    """Community x period x standard: value, threshold, met, the standard's version in force on the period's
+    last day; furthest below standard first (``projections.compliance``)."""
+    return rows_of("compliance", lambda: compliance_view.compliance(
+        store, f.community, f.city, f.month_from, f.month_to), services, response, min_seq)
+
+
+@router.get("/training")
+def training(store: StoreDep, f: FiltersDep, services: ServicesDep, response: Response,
+             min_seq: MinSeq = None) -> RowsOut:
+    """Community x year x staff member: hours against the standard, courses outstanding, qualification; the
+    community's qualified share and staff who left within a year of joining beside it."""
+    return rows_of("training", lambda: training_view.training(store, f.community, f.city, **_years(f)),
+                   services, response, min_seq)
+
+
+@router.get("/funding")
+def funding(store: StoreDep, f: FiltersDep, services: ServicesDep, response: Response,
+            min_seq: MinSeq = None) -> RowsOut:
+    """Community x year: funding by source and purpose, per managed retiree and per full-time staff, facilities."""
+    return rows_of("funding", lambda: funding_view.funding(store, f.community, f.city, **_years(f)),
+                   services, response, min_seq)
 
 
 @router.get("/status")

@@ -81,6 +81,89 @@ class StaffRole(StrEnum):
     VOLUNTEER = "volunteer"
 
 
+class Indicator(StrEnum):
+    """What a service standard measures, per community and period (see ``INDICATOR_LIMIT``)."""
+
+    RETIREES_PER_FULL_TIME_STAFF = "retirees_per_full_time_staff"
+    CERTIFIED_SHARE = "certified_share"
+    AGED_80_VISITED_SHARE = "aged_80_visited_share"
+    NEW_TRANSFERS_VISITED_30_DAYS_SHARE = "new_transfers_visited_30_days_share"
+    CONTACT_CARD_SHARE = "contact_card_share"
+    TRAINING_HOURS_PER_FULL_TIME_STAFF = "training_hours_per_full_time_staff"
+    QUALIFIED_SOCIAL_WORKER_SHARE = "qualified_social_worker_share"
+    MEAN_SATISFACTION = "mean_satisfaction"
+
+
+INDICATOR_LIMIT: dict[str, tuple[str, Decimal]] = {
+    Indicator.RETIREES_PER_FULL_TIME_STAFF: ("max", Decimal(10000)),
+    Indicator.CERTIFIED_SHARE: ("min", Decimal(1)),
+    Indicator.AGED_80_VISITED_SHARE: ("min", Decimal(1)),
+    Indicator.NEW_TRANSFERS_VISITED_30_DAYS_SHARE: ("min", Decimal(1)),
+    Indicator.CONTACT_CARD_SHARE: ("min", Decimal(1)),
+    Indicator.TRAINING_HOURS_PER_FULL_TIME_STAFF: ("min", Decimal(2000)),
+    Indicator.QUALIFIED_SOCIAL_WORKER_SHARE: ("min", Decimal(1)),
+    Indicator.MEAN_SATISFACTION: ("min", Decimal(5)),
+}
+"""Per indicator: whether the threshold is a maximum or a minimum, and the largest threshold that makes sense."""
+
+
+class StandardPeriod(StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+class CourseTopic(StrEnum):
+    POLICY = "policy"
+    SOCIAL_WORK_METHODS = "social_work_methods"
+    ELDERLY_CARE = "elderly_care"
+    INFORMATION_SYSTEM = "information_system"
+
+
+class QualificationLevel(StrEnum):
+    """National social-work qualifications, lowest first (the order is the rank)."""
+
+    ASSISTANT_SOCIAL_WORKER = "assistant_social_worker"
+    SOCIAL_WORKER = "social_worker"
+    SENIOR_SOCIAL_WORKER = "senior_social_worker"
+
+
+class FacilityKind(StrEnum):
+    SERVICE_STATION = "service_station"
+    ACTIVITY_ROOM = "activity_room"
+    ELDERLY_CANTEEN = "elderly_canteen"
+
+
+class FundingSource(StrEnum):
+    CITY = "city"
+    DISTRICT = "district"
+    PROVINCE = "province"
+    LOTTERY_WELFARE_FUND = "lottery_welfare_fund"
+    OTHER = "other"
+
+
+class FundingPurpose(StrEnum):
+    STAFF = "staff"
+    PREMISES = "premises"
+    ACTIVITIES = "activities"
+    HEALTH_CHECKS = "health_checks"
+    OTHER = "other"
+
+
+PROVINCE = "Hunan"
+"""The area of the provincial agency: its standards and courses apply to every city."""
+
+
+def agency_uuid(area: str) -> UUID:
+    """The stream id of the agency of an area (a city name, or ``PROVINCE``)."""
+    return uuid5(NAMESPACE, f"agency:{area}")
+
+
+def covers(area: str, city: str) -> bool:
+    """Whether the agency of ``area`` acts for ``city`` (its own city; the province for all)."""
+    return area in (city, PROVINCE)
+
+
 def community_uuid(code: str) -> UUID:
     """The stream id of the community with this code (codes are the public ids)."""
     return uuid5(NAMESPACE, f"community:{code}")

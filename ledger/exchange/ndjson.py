@@ -2,11 +2,13 @@
 
 One JSON object per line (UTF-8)::
 
-    {"seq", "stream", "aggregate": "retiree"|"community", "version", "type", "event_id",
+    {"seq", "stream", "aggregate": "retiree"|"community"|"agency", "version", "type", "event_id",
      "recorded_by", "timestamp", "data": {...}}
 
 ``data`` holds the event's business fields in ``ledger.codec.to_plain`` form (ISO dates, Decimal as a
-string); community lines also carry the community ``code``. IdentityClaim events are internal and never
+string); community lines also carry the community ``code``, agency lines the agency's ``area`` (a
+``FundingAllocated`` line is a community line: the funding is recorded on the community it funds).
+IdentityClaim events are internal and never
 exported. Exports contain personal data (names, ID numbers): they are evidence files, not logs.
 
 Import contract:
@@ -48,6 +50,7 @@ from ledger import commands as c
 from ledger.application import Ledger, event_data, event_type
 from ledger.codec import to_plain
 from ledger.domain import values as v
+from ledger.domain.agency import Agency
 from ledger.domain.community import Community
 from ledger.domain.retiree import Retiree
 from ledger.errors import InvalidInputError, LedgerError, NotFoundError, RuleViolationError
@@ -57,7 +60,9 @@ from ledger.files import open_private
 Progress = Callable[[int, int], None]
 LINE_KEYS = frozenset({"seq", "stream", "aggregate", "version", "type", "event_id", "recorded_by", "timestamp", "data"})
 REQUIRED_KEYS = ("stream", "aggregate", "type", "data")
-COMMUNITY_COMMANDS = (c.RegisterCommunity, c.JoinStaff, c.RecordStaffLeft, c.RecordTraining)
+COMMUNITY_COMMANDS = (c.RegisterCommunity, c.JoinStaff, c.RecordStaffLeft, c.RecordTraining, c.EnrolInCourse,
+                      c.CompleteCourse, c.ObtainQualification, c.RecordFacility, c.AllocateFunding)
+AGENCY_COMMANDS = (c.EstablishAgency, c.AdoptStandard, c.ReviseStandard, c.RetireStandard, c.OfferCourse)
 # event fields the ledger derives from state, optional in the command (a precondition) but required in a file
 REQUIRED: dict[type, tuple[str, ...]] = {c.Relocate: ("from_community",)}
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -124,6 +129,11 @@ def _line(ledger: Ledger, record: LogRecord, codes: dict[UUID, str]) -> dict[str
         if isinstance(event, Community.Registered):
             codes[event.originator_id] = event.code
         data["code"] = codes.get(event.originator_id) or ledger.repository.get(event.originator_id).code
+    elif isinstance(event, Agency.Event):
+        aggregate = "agency"
+        if isinstance(event, Agency.AgencyEstablished):
+            codes[event.originator_id] = event.area
+        data["area"] = codes.get(event.originator_id) or ledger.repository.get(event.originator_id).area
     else:
         return None  # IdentityClaim: internal
     return {
@@ -221,8 +231,10 @@ def _parse(raw: bytes, enrolled: dict[str, int]) -> tuple[c.Command, UUID | None
     if command_class is None:
         raise ValueError(f"unknown event type {_name(kind)}")
     community = command_class in COMMUNITY_COMMANDS
-    if line["aggregate"] != ("community" if community else "retiree"):
-        raise ValueError(f"aggregate must be {'community' if community else 'retiree'!r} for {kind}")
+    agency = command_class in AGENCY_COMMANDS
+    aggregate = "community" if community else "agency" if agency else "retiree"
+    if line["aggregate"] != aggregate:
+        raise ValueError(f"aggregate must be {aggregate!r} for {kind}")
     if not isinstance(data, dict):
         raise ValueError("data must be a JSON object")
     if not isinstance(stream, str) or _uuid(stream) is None:
@@ -242,6 +254,9 @@ def _parse(raw: bytes, enrolled: dict[str, int]) -> tuple[c.Command, UUID | None
         if stream != str(v.community_uuid(code)):
             raise ValueError("stream does not belong to the community code")
         fields["code" if command_class is c.RegisterCommunity else "community"] = code
+    elif agency:
+        if not isinstance(fields.get("area"), str) or stream != str(v.agency_uuid(fields["area"])):
+            raise ValueError("data.area must be the agency's area, the one its stream belongs to")
     elif command_class is not c.Enroll:
         fields["retiree_id"] = _uuid(stream)
     for name in REQUIRED.get(command_class, ()):
@@ -251,7 +266,7 @@ def _parse(raw: bytes, enrolled: dict[str, int]) -> tuple[c.Command, UUID | None
         command = c.parse(command_class, fields)
     except InvalidInputError as error:
         raise ValueError(error.detail) from None
-    if stream in enrolled and not community:
+    if stream in enrolled and not community and not agency:
         command = replace(command, retiree_id=c.Ref(enrolled[stream]))  # type: ignore[call-arg, type-var]
     return command, _uuid(event_id) if event_id is not None else None, stream
 

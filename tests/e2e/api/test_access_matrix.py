@@ -50,6 +50,17 @@ WRITES: dict[str, tuple[int, ...]] = {
     "staff_joined":                (403,      403,       201,       403,       403,     403,    401,  401,    401),
     "staff_left":                  (403,      403,       201,       403,       403,     403,    401,  401,    401),
     "staff_trained":               (403,      403,       201,       403,       403,     403,    401,  401,    401),
+    "enrolled_in_course":          (403,      403,       201,       403,       403,     403,    401,  401,    401),
+    "course_completed":            (403,      403,       201,       403,       403,     403,    401,  401,    401),
+    "qualification_obtained":      (403,      403,       201,       403,       403,     403,    401,  401,    401),
+    "facility_recorded":           (403,      403,       201,       403,       403,     403,    401,  401,    401),
+    "standard_adopted_changsha":   (201,      403,       403,       403,       403,     403,    401,  401,    401),
+    "standard_revised_changsha":   (201,      403,       403,       403,       403,     403,    401,  401,    401),
+    "standard_retired_changsha":   (201,      403,       403,       403,       403,     403,    401,  401,    401),
+    "course_offered_zhuzhou":      (403,      201,       403,       403,       403,     403,    401,  401,    401),
+    "funding_allocated_changsha":  (201,      403,       403,       403,       403,     403,    401,  401,    401),
+    # inside the Changsha agency's scope, but the community lies in Zhuzhou: a broken rule, not a denial
+    "funding_to_zhuzhou":          (422,      403,       403,       403,       403,     403,    401,  401,    401),
 }
 READS: dict[str, tuple[int, ...]] = {
     "retiree":                     (200,      403,       200,       403,       200,     403,    401,  401,    401),
@@ -66,6 +77,11 @@ READS: dict[str, tuple[int, ...]] = {
     "satisfaction":                (200,      200,       200,       200,       200,     200,    401,  401,    401),
     "pensions":                    (200,      200,       200,       200,       200,     200,    401,  401,    401),
     "standards":                   (200,      200,       200,       200,       200,     200,    401,  401,    401),
+    "compliance":                  (200,      200,       200,       200,       200,     200,    401,  401,    401),
+    "training":                    (200,      200,       200,       200,       200,     200,    401,  401,    401),
+    "funding":                     (200,      200,       200,       200,       200,     200,    401,  401,    401),
+    "agency":                      (200,      200,       200,       200,       200,     403,    401,  401,    401),
+    "agency_history":              (200,      200,       200,       200,       200,     403,    401,  401,    401),
     "projections_status":          (200,      200,       200,       200,       200,     200,    401,  401,    401),
     "audit_checkpoints":           (403,      403,       403,       403,       200,     403,    401,  401,    401),
     # the served ledger has no signing key: nothing is signed, so an auditor gets 404 there
@@ -77,6 +93,7 @@ READS: dict[str, tuple[int, ...]] = {
     "audit_consistency":           (403,      403,       403,       403,       200,     403,    401,  401,    401),
     "audit_public_key":            (200,      200,       200,       200,       200,     200,    200,  200,    200),
     "health":                      (200,      200,       200,       200,       200,     200,    200,  200,    200),
+    "metrics":                     (200,      200,       200,       200,       200,     200,    200,  200,    200),
     "openapi":                     (200,      200,       200,       200,       200,     200,    200,  200,    200),
 }
 
@@ -123,6 +140,27 @@ class World:
         self.ok("community_own", "/v1/communities/CS-YL-001/events", staff_joined(staff_id))
         return staff_id
 
+    def enrolled_staff(self) -> str:
+        staff_id = self.staff()
+        self.ok("community_own", "/v1/communities/CS-YL-001/events", {
+            "type": "enrolled_in_course", "staff_id": staff_id, "course": "CS-C1", "enrolled_on": "2024-02-01"})
+        return staff_id
+
+    def standard(self) -> str:
+        code = f"STD-{next(_numbers)}"
+        self.ok("agency_cs", "/v1/agencies/Changsha/events", standard_adopted(code))
+        return code
+
+
+def standard_adopted(code: str) -> dict[str, Any]:
+    return {"type": "standard_adopted", "code": code, "indicator": "certified_share", "threshold": "0.9",
+            "period": "year", "effective_from": "2020-01-01", "policy_reference": "CS-RS-2020-01"}
+
+
+def funding(code: str) -> dict[str, Any]:
+    return {"type": "funding_allocated", "community": code, "year": 2024, "amount": "50000.00", "source": "city",
+            "purpose": "staff"}
+
 
 def enrollment(city: str = "Changsha") -> dict[str, Any]:
     number = next(_numbers)
@@ -164,6 +202,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         w.ok("agency_zz", "/v1/communities", community("ZZ-HT-001", "Zhuzhou"))
         w.ok("community_own", "/v1/communities/CS-YL-001/events", staff_joined("s1"))
         w.ok("community_other", "/v1/communities/CS-FR-002/events", staff_joined("t1"))
+        w.ok("agency_cs", "/v1/agencies/Changsha/events", {"type": "agency_established", "name": "Changsha SIA"})
+        w.ok("agency_zz", "/v1/agencies/Zhuzhou/events", {"type": "agency_established", "name": "Zhuzhou SIA"})
+        w.ok("agency_cs", "/v1/agencies/Changsha/events", {"type": "course_offered", "code": "CS-C1",
+                                                           "title": "Case work", "hours": 16, "topic": "policy"})
         w.subject = w.managed()
         w.ok("community_own", f"/v1/retirees/{w.subject}/events", service("CS-YL-001", "s1", "svc-0"))
         w.moved = w.moved_away()
@@ -222,6 +264,26 @@ WRITE_CASES: dict[str, Callable[[World], Request]] = {
     "staff_trained": lambda w: ("/v1/communities/CS-YL-001/events", {
         "type": "staff_trained", "staff_id": w.staff(), "course": "elder care", "hours": 16,
         "completed_on": "2024-01-20"}),
+    "enrolled_in_course": lambda w: ("/v1/communities/CS-YL-001/events", {
+        "type": "enrolled_in_course", "staff_id": w.staff(), "course": "CS-C1", "enrolled_on": "2024-02-01"}),
+    "course_completed": lambda w: ("/v1/communities/CS-YL-001/events", {
+        "type": "course_completed", "staff_id": w.enrolled_staff(), "course": "CS-C1", "completed_on": "2024-03-01"}),
+    "qualification_obtained": lambda w: ("/v1/communities/CS-YL-001/events", {
+        "type": "qualification_obtained", "staff_id": w.staff(), "level": "social_worker",
+        "obtained_on": "2024-05-01"}),
+    "facility_recorded": lambda w: ("/v1/communities/CS-YL-001/events", {
+        "type": "facility_recorded", "facility_id": f"F-{next(_numbers)}", "kind": "activity_room", "area_m2": 90,
+        "opened_on": "2019-09-01"}),
+    "standard_adopted_changsha": lambda w: ("/v1/agencies/Changsha/events", standard_adopted(f"STD-{next(_numbers)}")),
+    "standard_revised_changsha": lambda w: ("/v1/agencies/Changsha/events", {
+        "type": "standard_revised", "code": w.standard(), "threshold": "0.95", "effective_from": "2022-07-01"}),
+    "standard_retired_changsha": lambda w: ("/v1/agencies/Changsha/events", {
+        "type": "standard_retired", "code": w.standard(), "effective_from": "2025-01-01"}),
+    "course_offered_zhuzhou": lambda w: ("/v1/agencies/Zhuzhou/events", {
+        "type": "course_offered", "code": f"ZZ-C{next(_numbers)}", "title": "Elder care", "hours": 24,
+        "topic": "elderly_care"}),
+    "funding_allocated_changsha": lambda w: ("/v1/agencies/Changsha/events", funding("CS-YL-001")),
+    "funding_to_zhuzhou": lambda w: ("/v1/agencies/Changsha/events", funding("ZZ-HT-001")),
 }
 
 
@@ -233,7 +295,7 @@ def _cases(table: dict[str, tuple[int, ...]]) -> list[Any]:
 def assert_problem(response: httpx.Response, status: int) -> None:
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
-    slug = {401: "unauthorized", 403: "forbidden"}.get(status)
+    slug = {401: "unauthorized", 403: "forbidden", 422: "rule/funding_within_area"}.get(status)
     if slug is not None:
         assert body["type"] == PROBLEMS + slug and body["status"] == status
     if status == 401:
@@ -249,9 +311,11 @@ def test_the_tables_cover_every_endpoint_of_the_api(world: World) -> None:
         "GET /v1/retirees/{retiree_id}", "GET /v1/retirees/{retiree_id}/history", "GET /v1/log",
         "GET /v1/projections/workload", "GET /v1/projections/satisfaction", "GET /v1/projections/pensions",
         "GET /v1/projections/standards", "GET /v1/projections/status", "GET /v1/audit/checkpoints",
-        "GET /v1/audit/verify", "GET /v1/audit/public-key", "GET /health", "GET /v1/audit/tree-head",
+        "GET /v1/audit/verify", "GET /v1/audit/public-key", "GET /health", "GET /metrics", "GET /v1/audit/tree-head",
         "GET /v1/audit/proof/inclusion", "GET /v1/audit/proof/consistency", "GET /v1/audit/checkpoints/latest",
-        "GET /v1/audit/checkpoint", "POST /v1/batches",
+        "GET /v1/audit/checkpoint", "POST /v1/batches", "POST /v1/agencies/{area}/events", "GET /v1/agencies/{area}",
+        "GET /v1/agencies/{area}/history", "GET /v1/projections/compliance", "GET /v1/projections/training",
+        "GET /v1/projections/funding",
     }
     assert operations == covered
     assert set(WRITE_CASES) == set(WRITES)
@@ -277,10 +341,10 @@ def test_write(world: World, case: str, caller: str, expected: int) -> None:
 
 def _as_item(path: str, body: dict[str, Any]) -> dict[str, Any]:
     """A write case as an item of ``POST /v1/batches``: the command names its own target."""
-    parts = path.strip("/").split("/")  # v1, retirees|communities[, target, events]
+    parts = path.strip("/").split("/")  # v1, retirees|communities|agencies[, target, events]
     if len(parts) == 2:
         return {**body, "type": "enrolled" if parts[1] == "retirees" else "registered"}
-    return {**body, "retiree_id" if parts[1] == "retirees" else "community": parts[2]}
+    return {**body, {"retirees": "retiree_id", "communities": "community", "agencies": "area"}[parts[1]]: parts[2]}
 
 
 @pytest.mark.parametrize(("case", "caller", "expected"), _cases(WRITES))
@@ -321,6 +385,11 @@ READ_PATHS: dict[str, Callable[[World], str]] = {
     "satisfaction": lambda w: "/v1/projections/satisfaction?city=Changsha",
     "pensions": lambda w: "/v1/projections/pensions?month_from=2024-01&month_to=2024-02",
     "standards": lambda w: "/v1/projections/standards",
+    "compliance": lambda w: "/v1/projections/compliance?city=Changsha",
+    "training": lambda w: "/v1/projections/training?community=CS-YL-001",
+    "funding": lambda w: "/v1/projections/funding?month_from=2024-01",
+    "agency": lambda w: "/v1/agencies/Changsha",
+    "agency_history": lambda w: "/v1/agencies/Changsha/history",
     "projections_status": lambda w: "/v1/projections/status",
     "audit_checkpoints": lambda w: "/v1/audit/checkpoints",
     "audit_latest_checkpoint": lambda w: "/v1/audit/checkpoints/latest",
@@ -331,6 +400,7 @@ READ_PATHS: dict[str, Callable[[World], str]] = {
     "audit_consistency": lambda w: "/v1/audit/proof/consistency?first=1&second=2",
     "audit_public_key": lambda w: "/v1/audit/public-key",
     "health": lambda w: "/health",
+    "metrics": lambda w: "/metrics",  # public, as /health: counts and lags, no personal data
     "openapi": lambda w: "/openapi.json",
 }
 

@@ -23,6 +23,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 import httpx
+import orjson
 import pytest
 
 from devtools.demo import generate
@@ -168,9 +169,22 @@ def test_the_service_log_names_no_one(service: Service) -> None:
     assert {200, 201, 401, 403, 413, 422} <= set(statuses)
     time.sleep(0.5)  # let the access log lines of the last requests be written
     text = service.output.read_text(encoding="utf-8", errors="replace")
+    text += "\n" + "\n".join(_messages(text))  # log lines are JSON objects (api.request_log): read them too
     assert "Application startup complete" in text, "the server's output was not captured"
     logged = '"POST /v1/retirees HTTP/1.1" 201' in text and '"POST /v1/retirees HTTP/1.1" 422' in text
     cut = "?..." in text  # the query string with an ID number and a name was cut from the access log
     assert logged and cut, "the access log is off or shows query strings"  # (never print the log itself)
     leaked = sorted(v for v in service.personal if v in text or quote(v) in text)
     assert leaked == [], f"{len(leaked)} names or ID numbers in the service's output"
+
+
+def _messages(text: str) -> list[str]:
+    """The ``message`` of every JSON log line in ``text``."""
+    found = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            try:
+                found.append(str(orjson.loads(line).get("message", "")))
+            except orjson.JSONDecodeError:
+                continue
+    return found

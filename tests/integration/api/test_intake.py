@@ -167,7 +167,8 @@ def test_a_get_with_a_stray_body_is_only_counted(client: TestClient) -> None:
 def test_the_gate_knows_the_body_operations_from_the_openapi_document() -> None:
     operations = body_operations(create_app().openapi())
     assert sorted((method, pattern.pattern) for method, pattern in operations) == [
-        ("POST", "/v1/batches"), ("POST", "/v1/communities"), ("POST", "/v1/communities/[^/]+/events"),
+        ("POST", "/v1/agencies/[^/]+/events"), ("POST", "/v1/batches"), ("POST", "/v1/communities"),
+        ("POST", "/v1/communities/[^/]+/events"),
         ("POST", "/v1/retirees"), ("POST", "/v1/retirees/[^/]+/events"),
     ]
     assert RequestGate(create_app()).max_bytes == MAX_BODY_BYTES

@@ -52,15 +52,16 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoSummary
     yield _demo(tmp_path_factory.mktemp("demo") / "home", retirees=RETIREES, seed=7)
 
 
-def test_the_same_seed_gives_the_same_events_and_business_data(tmp_path: Path) -> None:
+def test_the_same_seed_gives_the_same_events_business_data_and_retiree_ids(tmp_path: Path) -> None:
     first_summary, first = _demo(tmp_path / "one", retirees=20, seed=11)
     second_summary, second = _demo(tmp_path / "two", retirees=20, seed=11)
+    _, other = _demo(tmp_path / "three", retirees=20, seed=12)
 
     assert first_summary == second_summary
     assert _comparable(first) == _comparable(second)
-    assert {line["stream"] for line in first if line["aggregate"] == "retiree"}.isdisjoint(
-        line["stream"] for line in second if line["aggregate"] == "retiree"
-    )  # only the ledger-chosen retiree ids differ
+    retirees = [line["stream"] for line in first if line["aggregate"] == "retiree"]
+    assert retirees and retirees == [line["stream"] for line in second if line["aggregate"] == "retiree"]
+    assert set(retirees).isdisjoint(line["stream"] for line in other if line["aggregate"] == "retiree")
 
 
 def test_another_seed_gives_other_data(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ def test_every_operation_may_answer_414_and_every_body_operation_400_413_415(doc
             assert list(operation["requestBody"]["content"]) == media_types, label
         else:
             assert "415" not in operation["responses"], label
-    assert len(bodies) == 5
+    assert len(bodies) == 6
 
 
 def test_errors_are_documented_as_problem_json_only(document: dict[str, Any]) -> None:

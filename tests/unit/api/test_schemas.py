@@ -12,6 +12,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from api.schemas import (
+    AgencyEventIn,
     CanonicalUuid,
     CommunityEventIn,
     EnrollIn,
@@ -259,7 +260,7 @@ def test_community_registration_maps_to_its_command() -> None:
 
 
 def test_every_event_body_maps_to_a_command_kind() -> None:
-    kinds = {model.command for model in (*RETIREE_EVENT_MODELS, *COMMUNITY_EVENT_MODELS)}
+    kinds = {model.command for model in (*RETIREE_EVENT_MODELS, *COMMUNITY_EVENT_MODELS, *AGENCY_EVENT_MODELS)}
     assert kinds == set(cmd.EVENT_OF_COMMAND) - {cmd.Enroll, cmd.RegisterCommunity}
 
 
@@ -270,6 +271,7 @@ def _union_members(adapter: TypeAdapter[Any]) -> list[Any]:
 
 RETIREE_EVENT_MODELS = list(RetireeEventIn.__origin__.__args__)  # type: ignore[attr-defined]
 COMMUNITY_EVENT_MODELS = list(CommunityEventIn.__origin__.__args__)  # type: ignore[attr-defined]
+AGENCY_EVENT_MODELS = list(AgencyEventIn.__origin__.__args__)  # type: ignore[attr-defined]
 
 
 def test_the_event_types_are_the_documented_ones() -> None:
@@ -277,7 +279,14 @@ def test_the_event_types_are_the_documented_ones() -> None:
         "transferred_to_community", "relocated", "pension_adjusted", "eligibility_certified", "pension_suspended",
         "pension_resumed", "service_delivered", "satisfaction_rated", "deceased",
     }
-    assert set(_union_members(COMMUNITY_EVENT)) == {"staff_joined", "staff_left", "staff_trained"}
+    assert set(_union_members(COMMUNITY_EVENT)) == {
+        "staff_joined", "staff_left", "staff_trained", "enrolled_in_course", "course_completed",
+        "qualification_obtained", "facility_recorded",
+    }
+    assert set(_union_members(TypeAdapter(AgencyEventIn))) == {
+        "agency_established", "standard_adopted", "standard_revised", "standard_retired", "course_offered",
+        "funding_allocated",
+    }
 
 
 @pytest.mark.parametrize("amount", ["-0", "-0.00", "0.001", "\uff10", "1000000.01", "00"])

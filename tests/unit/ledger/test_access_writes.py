@@ -67,6 +67,20 @@ COMMANDS: dict[type, Any] = {
     ),
     c.RecordStaffLeft: c.RecordStaffLeft(community=CODE, staff_id="st1", left_on=DAY, reason="moved"),
     c.RecordTraining: c.RecordTraining(community=CODE, staff_id="st1", course="care", hours=8, completed_on=DAY),
+    c.EnrolInCourse: c.EnrolInCourse(community=CODE, staff_id="st1", course="C1", enrolled_on=DAY),
+    c.CompleteCourse: c.CompleteCourse(community=CODE, staff_id="st1", course="C1", completed_on=DAY),
+    c.ObtainQualification: c.ObtainQualification(community=CODE, staff_id="st1", level="social_worker",
+                                                 obtained_on=DAY),
+    c.RecordFacility: c.RecordFacility(community=CODE, facility_id="F1", kind="activity_room", area_m2=80,
+                                       opened_on=DAY),
+    c.EstablishAgency: c.EstablishAgency(area=CITY, name="Changsha SIA"),
+    c.AdoptStandard: c.AdoptStandard(area=CITY, code="STD1", indicator="certified_share",
+                                     threshold=Decimal("0.9"), period="year", effective_from=DAY),
+    c.ReviseStandard: c.ReviseStandard(area=CITY, code="STD1", threshold=Decimal("0.95"), effective_from=DAY),
+    c.RetireStandard: c.RetireStandard(area=CITY, code="STD1", effective_from=DAY),
+    c.OfferCourse: c.OfferCourse(area=CITY, code="C1", title="Policy", hours=16, topic="policy"),
+    c.AllocateFunding: c.AllocateFunding(area=CITY, community=CODE, year=2024, amount=Decimal("1000"),
+                                         source="city", purpose="staff"),
 }
 
 # The specification, written out (not derived from the module): who may issue what, and the
@@ -86,6 +100,16 @@ EXPECTED: dict[type, tuple[Role, dict[str, str]]] = {
     c.JoinStaff: (Role.COMMUNITY, {}),
     c.RecordStaffLeft: (Role.COMMUNITY, {}),
     c.RecordTraining: (Role.COMMUNITY, {}),
+    c.EnrolInCourse: (Role.COMMUNITY, {}),
+    c.CompleteCourse: (Role.COMMUNITY, {}),
+    c.ObtainQualification: (Role.COMMUNITY, {}),
+    c.RecordFacility: (Role.COMMUNITY, {}),
+    c.EstablishAgency: (Role.AGENCY, {}),
+    c.AdoptStandard: (Role.AGENCY, {}),
+    c.ReviseStandard: (Role.AGENCY, {}),
+    c.RetireStandard: (Role.AGENCY, {}),
+    c.OfferCourse: (Role.AGENCY, {}),
+    c.AllocateFunding: (Role.AGENCY, {}),
 }
 
 # Ways to step outside the scope of the role that may issue the command: (changed command
@@ -119,6 +143,16 @@ OUTSIDE: dict[type, list[tuple[dict[str, Any], dict[str, str | None]]]] = {
     c.JoinStaff: [({"community": OTHER_CODE}, {})],
     c.RecordStaffLeft: [({"community": OTHER_CODE}, {})],
     c.RecordTraining: [({"community": OTHER_CODE}, {})],
+    c.EnrolInCourse: [({"community": OTHER_CODE}, {})],
+    c.CompleteCourse: [({"community": OTHER_CODE}, {})],
+    c.ObtainQualification: [({"community": OTHER_CODE}, {})],
+    c.RecordFacility: [({"community": OTHER_CODE}, {})],
+    c.EstablishAgency: [({"area": OTHER_CITY}, {})],
+    c.AdoptStandard: [({"area": OTHER_CITY}, {})],
+    c.ReviseStandard: [({"area": OTHER_CITY}, {})],
+    c.RetireStandard: [({"area": OTHER_CITY}, {})],
+    c.OfferCourse: [({"area": OTHER_CITY}, {})],
+    c.AllocateFunding: [({"area": OTHER_CITY}, {})],
 }
 
 INSIDE_CASES = [(kind, role) for kind in EXPECTED for role in Role]
