@@ -72,6 +72,9 @@ def demo(
     seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 7,
     fresh: Annotated[bool, typer.Option("--fresh", help="Delete the ledger's data in LEDGER_HOME first.")] = False,
     keep: Annotated[bool, typer.Option("--keep", help="Keep a ledger that holds data (and say so).")] = False,
+    events: Annotated[int | None, typer.Option("--events", min=100, max=10_000_000,
+                                               help="Instead of --retirees: about this many events of the same kind "
+                                                    "of history, in large batches (benchmark logs).")] = None,
 ) -> None:
     """Generate synthetic Hunan data (Changsha, Zhuzhou, Changde), then catch the views up.
 
@@ -87,6 +90,9 @@ def demo(
         _wipe(settings)
     elif keep and (held := _events_held(settings)):
         out().print(f"Kept the existing ledger in {settings.home} ({held} events); `make demo` replaces it.")
+        return
+    if events is not None:
+        _demo_log(settings, events, seed)
         return
     started = time.perf_counter()
     with opened(settings) as services:
@@ -113,6 +119,22 @@ def demo(
         table.add_row(f"  {kind}", str(count))
     out().print(table)
     out().print(f"Wrote a new demo ledger in {settings.home}" + (" (the old data was deleted)." if fresh else "."))
+
+
+def _demo_log(settings: Settings, events: int, seed: int) -> None:
+    """``ledger demo --events N``: a long history through ``Ledger.handle_many`` in batches, views caught up."""
+    from bench.rebuild import build_log
+
+    if held := _events_held(settings):
+        raise ConflictError(f"{settings.home} already holds {held} events; use --fresh to replace them")
+    started = time.perf_counter()
+    head = build_log(settings, events, seed=seed, report=lambda step: err().print(f"[dim]{step}[/dim]"))
+    appended = time.perf_counter()
+    with opened(settings) as services, progress("catching views up") as tick:
+        services.runner.catch_up(progress=tick)
+        services.settle()
+    out().print(f"Wrote a demo ledger of {head:,} events in {settings.home} (seed {seed}): appended in "
+                f"{appended - started:.1f} s, views caught up in {time.perf_counter() - appended:.1f} s.")
 
 
 def _events_held(settings: Settings) -> int:

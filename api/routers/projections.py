@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import WithJsonSchema
 
 from api.deps import CallerDep, RunnerDep, ServicesDep, StoreDep
@@ -21,6 +21,7 @@ from api.responses import ProjectionsStatusOut, RowsOut, ViewStatusOut, problems
 from api.schemas import CODE_PATTERN
 from ledger.access import Resource
 from ledger.domain.values import MONTH_PATTERN
+from ledger.errors import InvalidInputError
 from projections import compliance as compliance_view
 from projections import funding as funding_view
 from projections import queries
@@ -60,6 +61,23 @@ def filters(
 
 
 FiltersDep = Annotated[queries.Filters, Depends(filters)]
+
+
+def untyped_filters(
+    request: Request,
+    community: Annotated[str | None, Query(max_length=64, pattern=CODE_PATTERN)] = None,
+    city: Annotated[str | None, Query(max_length=64)] = None,
+    month_from: Month = None,
+    month_to: Month = None,
+) -> queries.Filters:
+    """The filters of a view without service types: a ``service_type`` given anyway is refused (422
+    ``invalid-input``), never silently ignored."""
+    if "service_type" in request.query_params:
+        raise InvalidInputError("this view has no service_type dimension (only /v1/projections/satisfaction has)")
+    return filters(community, city, month_from, month_to)
+
+
+UntypedDep = Annotated[queries.Filters, Depends(untyped_filters)]
 MinSeq = Annotated[int | None, Header(alias="Ledger-Min-Seq", ge=0, le=2**62,
                                       description="wait until the view has applied this seq (a POST's answer)")]
 
@@ -75,7 +93,7 @@ def rows_of(view: str, rows: Callable[[], list[dict[str, Any]]], services: Servi
 
 
 @router.get("/workload")
-def workload(store: StoreDep, f: FiltersDep, services: ServicesDep, response: Response,
+def workload(store: StoreDep, f: UntypedDep, services: ServicesDep, response: Response,
              min_seq: MinSeq = None) -> RowsOut:
     """Community x month: managed retirees, transfers, services, minutes, staff (DESIGN.md section 5)."""
     return rows_of("workload", lambda: queries.workload(store, f), services, response, min_seq)
@@ -89,14 +107,14 @@ def satisfaction(store: StoreDep, f: FiltersDep, services: ServicesDep, response
 
 
 @router.get("/pensions")
-def pensions(store: StoreDep, f: FiltersDep, services: ServicesDep, response: Response,
+def pensions(store: StoreDep, f: UntypedDep, services: ServicesDep, response: Response,
              min_seq: MinSeq = None) -> RowsOut:
     """Community x month: total monthly pension at month end, adjustments and their sum."""
     return rows_of("pensions", lambda: queries.pensions(store, f), services, response, min_seq)
 
 
 @router.get("/standards")
-def standards(store: StoreDep, f: FiltersDep, services: ServicesDep, response: Response,
+def standards(store: StoreDep, f: UntypedDep, services: ServicesDep, response: Response,
               min_seq: MinSeq = None) -> RowsOut:
     """Community x year: share certified, share of retirees aged 80+ visited in the last quarter."""
     return rows_of("standards", lambda: queries.standards(store, f), services, response, min_seq)
@@ -108,7 +126,7 @@ def _years(f: queries.Filters) -> dict[str, int | None]:
 
 
 @router.get("/compliance")
-def compliance(store: StoreDep, f: FiltersDep, services: ServicesDep, response: Response,
+def compliance(store: StoreDep, f: UntypedDep, services: ServicesDep, response: Response,
                min_seq: MinSeq = None) -> RowsOut:
     """Community x period x standard: value, threshold, met, the standard's version in force on the period's
     last day; furthest below standard first (``projections.compliance``)."""
@@ -117,7 +135,7 @@ def compliance(store: StoreDep, f: FiltersDep, services: ServicesDep, response: 
 
 
 @router.get("/training")
-def training(store: StoreDep, f: FiltersDep, services: ServicesDep, response: Response,
+def training(store: StoreDep, f: UntypedDep, services: ServicesDep, response: Response,
              min_seq: MinSeq = None) -> RowsOut:
     """Community x year x staff member: hours against the standard, courses outstanding, qualification; the
     community's qualified share and staff who left within a year of joining beside it."""
@@ -126,7 +144,7 @@ def training(store: StoreDep, f: FiltersDep, services: ServicesDep, response: Re
 
 
 @router.get("/funding")
-def funding(store: StoreDep, f: FiltersDep, services: ServicesDep, response: Response,
+def funding(store: StoreDep, f: UntypedDep, services: ServicesDep, response: Response,
             min_seq: MinSeq = None) -> RowsOut:
     """Community x year: funding by source and purpose, per managed retiree and per full-time staff, facilities."""
     return rows_of("funding", lambda: funding_view.funding(store, f.community, f.city, **_years(f)),

@@ -18,3 +18,12 @@ def test_a_malformed_month_is_422(http: httpx.Client) -> None:
     problem(http.get("/v1/projections/workload", params={"month_from": "2024-05", "month_to": "2024-04"}), 422,
             "invalid-input")
     assert head(http) == before
+
+
+def test_a_service_type_on_a_view_without_service_types_is_refused_not_ignored(http: httpx.Client) -> None:
+    for view in ("workload", "pensions", "standards", "compliance", "training", "funding"):
+        problem(http.get(f"/v1/projections/{view}", params={"service_type": "home_visit"}), 422, "invalid-input")
+    assert http.get("/v1/projections/satisfaction", params={"service_type": "home_visit"}).status_code == 200
+    schema = http.get("/openapi.json").json()["paths"]
+    assert "service_type" not in {p["name"] for p in schema["/v1/projections/workload"]["get"]["parameters"]}
+    assert "service_type" in {p["name"] for p in schema["/v1/projections/satisfaction"]["get"]["parameters"]}

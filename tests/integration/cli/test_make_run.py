@@ -78,3 +78,18 @@ def test_make_demo_replaces_the_ledger_with_the_same_retiree_ids(tmp_path: Path)
 def test_fresh_and_keep_exclude_each_other(tmp_path: Path) -> None:
     result = ledger_cli(tmp_path / "home", ["demo", "--retirees", "2", "--fresh", "--keep"])
     assert result.exit_code == 1 and "exclude" in result.stderr
+
+
+def test_demo_events_writes_a_log_of_about_that_size_with_views_caught_up(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    done = ledger_cli(home, ["demo", "--events", "400", "--seed", "3"])
+    assert done.exit_code == 0, done.output
+    head, ids = retirees(home)
+    assert 400 <= head <= 480 and ids  # the business events plus identity claims
+    assert f"{head:,} events" in done.stdout
+    status = ledger_cli(home, ["projections", "status"])
+    assert status.exit_code == 0
+    row = next(line for line in status.stdout.splitlines() if " workload " in line)
+    assert row.replace("│", " ").split()[-3:] == [str(head), str(head), "0"]  # position, head, lag
+    again = ledger_cli(home, ["demo", "--events", "400"])
+    assert again.exit_code == 1 and "already holds" in again.output and retirees(home)[0] == head

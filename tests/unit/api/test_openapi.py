@@ -55,7 +55,9 @@ def test_the_limits_the_server_applies_are_in_the_schema(document: dict[str, Any
     assert retiree_id["schema"]["pattern"] == UUID_PATTERN
     workload = {p["name"]: p["schema"] for p in document["paths"]["/v1/projections/workload"]["get"]["parameters"]}
     assert workload["month_from"]["pattern"].startswith("^(19[0-9][0-9]")
-    assert "overall" in workload["service_type"]["enum"]
+    satisfaction = {p["name"]: p["schema"]
+                    for p in document["paths"]["/v1/projections/satisfaction"]["get"]["parameters"]}
+    assert "overall" in satisfaction["service_type"]["enum"] and "service_type" not in workload
     assert workload["Ledger-Min-Seq"]["type"] == "integer"
     enroll = document["components"]["schemas"]["EnrollIn"]["properties"]
     assert "MOD 11-2" in enroll["id_number"]["description"] and enroll["id_number"]["pattern"]
