@@ -1,228 +1,206 @@
-"""``ledger bench``: the ledger's figures beside baselines measured in the same run.
+"""``ledger bench``: every goal figure of the ledger beside its ceiling, measured interleaved in one run.
 
-Machines are shared and noisy, so every figure comes with a baseline taken minutes apart on the
-same machine, and the ratio is what to compare across runs:
+Each figure is a ``bench.paired.Paired``: ``Scale.rounds`` (at least 5) samples of the ledger and of
+its baseline, taken in alternating order on the same data, reported as the median ratio and its
+spread. The baselines are ceilings, not rivals:
 
-* SQLite: appends/s in-process and over HTTP, projection rebuild events/s and history read
-  latency (p50/p99), beside the ``eventsourcing`` library's plain SQLite application;
-* the cost of encryption and of the hash chain, beside the ledger with encryption off;
-* Kafka (with ``--log kafka://HOST:PORT``): appends/s and p50/p99 latency with 1 and 32 writers,
-  group commit on and off, and rebuild events/s from the topic, beside the same on SQLite.
+* appends in-process: the ``eventsourcing`` library's plain SQLite application with AES and the same
+  orjson transcoder (``bench.baseline``);
+* appends over HTTP: FastAPI over that plain application, both servers up at once;
+* history: the first page of a 500-event retiree over HTTP (goal: p99 under 10 ms), beside the whole
+  history in one answer;
+* rebuild of every view over a log of ``Scale.events`` events vs a loop that only reads and decodes
+  the same events (``bench.rebuild``);
+* verify over the same log vs a bare loop computing the same chain hashes over the same rows;
+* bulk: an annual adjustment through ``POST /v1/batches`` vs ``Ledger.handle_many`` in-process;
+* Kafka (``--log kafka://…``): 32 writers vs 32 raw kafka-python threads (acks=all), and vs a raw
+  transactional producer with the ledger's own records per transaction (``bench.kafka_raw``).
 """
 
 from __future__ import annotations
 
-import socket
-import tempfile
-import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
-import uvicorn
-from fastapi import FastAPI
 
 from bench.baseline import plain_app, plain_http
-from bench.workload import Timing, populate, service, timed, timed_concurrently
+from bench.paired import Goal, Paired, interleaved, p99_ms, per_second, served
+from bench.workload import populate, service
+from ledger.application import Ledger
 from ledger.config import Settings
-from ledger.integrity.chain import link_hash
-from runtime.bootstrap import Services, bootstrap, opened
 
 Report = Callable[[str], None]
 
-
-@dataclass(frozen=True)
-class Figure:
-    metric: str
-    ledger: float
-    baseline: float
-    unit: str
-    baseline_name: str
-
-    @property
-    def ratio(self) -> float:
-        return self.ledger / self.baseline if self.baseline else float("nan")
+GOALS: dict[str, Goal] = {
+    "appends": Goal("ratio_at_least", 1.0),
+    "http": Goal("ratio_at_least", 0.9),
+    "history": Goal("ledger_below", 10.0),
+    "rebuild": Goal("ratio_at_least", 0.5),
+    "verify": Goal("ratio_at_least", 0.7),
+    "bulk": Goal("ratio_at_least", 0.7),
+    "kafka": Goal("ratio_at_least", 0.5),
+    "kafka_p99": Goal("ratio_at_most", 2.0),
+}
+"""The goals of issue 9, keyed by figure."""
 
 
 @dataclass(frozen=True)
 class Scale:
-    appends: int = 2000
-    http_appends: int = 400
-    reads: int = 400
+    rounds: int = 5
+    appends: int = 1000
+    """In-process appends per side and round."""
+    http_appends: int = 300
     retirees: int = 50
-    concurrent_per_writer: int = 25
+    history_events: int = 500
+    history_requests: int = 200
+    events: int = 1_000_000
+    """The log that rebuild and verify read."""
+    bulk_retirees: int = 20_000
+    kafka_writers: int = 32
+    kafka_per_writer: int = 20
 
 
-@contextmanager
-def served(app: FastAPI) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("benchmark server did not start")
-        time.sleep(0.05)
+QUICK = Scale(appends=300, http_appends=100, retirees=20, history_requests=100, events=50_000, bulk_retirees=2_000,
+              kafka_per_writer=10)
+"""``ledger bench --quick``: the same figures on smaller samples (noisier), in a few minutes."""
+
+
+def append_figure(root: Path, scale: Scale, report: Report) -> Paired:
+    report("in-process appends vs the plain eventsourcing app")
+    ledger = Ledger(Settings(home=root / "appends", keys_dir=root / "keys"))
+    plain = plain_app(root / "plain-appends.db")
     try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-def sqlite_figures(root: Path, scale: Scale, report: Report) -> list[Figure]:
-    settings = Settings(home=root / "ledger", keys_dir=root / "keys")
-    plain = plain_app(root / "plain.db")
-    services = bootstrap(settings)
-    ledger = services.ledger
-    try:
-        report("populating")
         rids = populate(ledger, scale.retirees)
         counters = [plain.start(f"counter-{n}") for n in range(scale.retirees)]
-        report("in-process appends")
-        ours = timed(scale.appends, lambda n: ledger.handle(service(rids[n % len(rids)], n)))
-        base = timed(scale.appends, lambda n: plain.record(counters[n % len(counters)], f"item-{n}"))
-        figures = [Figure("appends/s in-process", ours.per_second, base.per_second, "/s", "eventsourcing SQLite")]
-        report("history reads")
-        ours = timed(scale.reads, lambda n: ledger.history(rids[n % len(rids)]))
-        base = timed(scale.reads, lambda n: plain.history(counters[n % len(counters)]))
-        figures += [
-            Figure("history read p50", ours.percentile(0.5), base.percentile(0.5), "ms", "eventsourcing SQLite"),
-            Figure("history read p99", ours.percentile(0.99), base.percentile(0.99), "ms", "eventsourcing SQLite"),
-        ]
-        report("rebuild")
-        figures.append(Figure("rebuild events/s", rebuild_rate(services), rate(plain.replay), "/s",
-                              "eventsourcing SQLite replay"))
-        services.close()  # the HTTP server opens its own ledger on the same files
-        report("HTTP appends")
-        figures.insert(1, http_figure(settings, rids, plain, counters, scale))
+        n = scale.appends
+
+        def ours(round_: int) -> float:
+            return per_second(n, lambda: [ledger.handle(service(rids[k % len(rids)], round_ * n + k))
+                                          for k in range(n)])
+
+        def theirs(round_: int) -> float:
+            return per_second(n, lambda: [plain.record(counters[k % len(counters)], f"item-{round_}-{k}")
+                                          for k in range(n)])
+
+        mine, base = interleaved(scale.rounds, ours, theirs)
     finally:
-        services.close()
+        ledger.close()
         plain.close()
-    return figures
+    return Paired("appends/s in-process", "/s", "eventsourcing SQLite app, AES + orjson", mine, base,
+                  GOALS["appends"])
 
 
-def http_figure(settings: Settings, rids: list[uuid.UUID], plain: Any, counters: list[uuid.UUID],
-                scale: Scale) -> Figure:
+def http_figure(root: Path, scale: Scale, report: Report) -> Paired:
     from api.main import create_app
 
-    offset = scale.appends
-    with served(create_app(settings, dev_mode=True)) as url, httpx.Client(base_url=url) as client:
-        def post(n: int) -> None:
-            body = {"type": "service_delivered", "service_id": f"sv-h{n}", "community": "CS-YL-001",
-                    "service_type": "home_visit", "delivered_on": f"{2012 + (offset + n) % 10}-03-01",
-                    "staff_id": "staff-1", "duration_minutes": 30, "notes": ""}
-            client.post(f"/v1/retirees/{rids[n % len(rids)]}/events", json=body).raise_for_status()
+    report("HTTP appends vs FastAPI over the plain app")
+    settings = Settings(home=root / "http", keys_dir=root / "keys")
+    ledger = Ledger(settings)
+    try:
+        rids = populate(ledger, scale.retirees)
+    finally:
+        ledger.close()
+    plain = plain_app(root / "plain-http.db")
+    counters = [plain.start(f"counter-{n}") for n in range(scale.retirees)]
+    n = scale.http_appends
+    try:
+        with served(create_app(settings, dev_mode=True)) as ours_url, served(plain_http(plain)) as plain_url, \
+                httpx.Client(base_url=ours_url) as client, httpx.Client(base_url=plain_url) as baseline:
+            def ours(round_: int) -> float:
+                def post() -> None:
+                    for k in range(n):
+                        day = round_ * n + k
+                        body = {"type": "service_delivered", "service_id": f"sv-h{day}", "community": "CS-YL-001",
+                                "service_type": "home_visit", "delivered_on": f"{2012 + day % 10}-03-01",
+                                "staff_id": "staff-1", "duration_minutes": 30, "notes": ""}
+                        client.post(f"/v1/retirees/{rids[k % len(rids)]}/events", json=body).raise_for_status()
+                return per_second(n, post)
 
-        ours = timed(scale.http_appends, post)
-    with served(plain_http(plain)) as url, httpx.Client(base_url=url) as client:
-        base = timed(scale.http_appends,
-                     lambda n: client.post(f"/counters/{counters[n % len(counters)]}", json={"item": n}))
-    return Figure("appends/s over HTTP", ours.per_second, base.per_second, "/s", "FastAPI + eventsourcing SQLite")
+            def theirs(round_: int) -> float:
+                def post() -> None:
+                    for k in range(n):
+                        baseline.post(f"/counters/{counters[k % len(counters)]}",
+                                      json={"item": round_ * n + k}).raise_for_status()
+                return per_second(n, post)
 
-
-def rate(work: Callable[[], int]) -> float:
-    started = time.perf_counter()
-    count = work()
-    return count / (time.perf_counter() - started)
-
-
-def rebuild_rate(services: Services) -> float:
-    return rate(services.runner.rebuild)
-
-
-def security_figures(root: Path, scale: Scale, report: Report) -> list[Figure]:
-    """Encryption and hashing on the append and rebuild paths, beside the ledger with encryption off."""
-    timings: dict[bool, tuple[Timing, float]] = {}
-    for encrypt in (False, True):
-        report(f"appends with encryption {'on' if encrypt else 'off'}")
-        settings = Settings(home=root / f"enc-{encrypt}", keys_dir=root / "keys", encrypt=encrypt)
-        with opened(settings) as services:
-            ledger = services.ledger
-            rids = populate(ledger, scale.retirees)
-            appends = timed(scale.appends, lambda n: ledger.handle(service(rids[n % len(rids)], n)))  # noqa: B023
-            timings[encrypt] = (appends, rebuild_rate(services))
-    state = b"x" * 400
-    hashing = timed(5000, lambda n: link_hash("0" * 64, n, "stream", 1, "topic", "id", state))
-    append_us = timings[True][0].seconds / timings[True][0].ops * 1e6
-    hash_us = hashing.seconds / hashing.ops * 1e6
-    return [
-        Figure("appends/s, encrypted", timings[True][0].per_second, timings[False][0].per_second, "/s",
-               "ledger, encryption off"),
-        Figure("rebuild events/s, encrypted", timings[True][1], timings[False][1], "/s", "ledger, encryption off"),
-        Figure("hash chain µs per append", hash_us, append_us, "µs", "whole append, µs"),
-    ]
+            mine, base = interleaved(scale.rounds, ours, theirs)
+    finally:
+        plain.close()
+    return Paired("appends/s over HTTP", "/s", "FastAPI + eventsourcing SQLite app, AES + orjson", mine, base,
+                  GOALS["http"])
 
 
-def kafka_figures(root: Path, log_url: str, scale: Scale, report: Report) -> list[Figure]:
-    """Appends with 1 and 32 writers (group commit on/off) and rebuild, beside SQLite in the same run."""
-    figures = []
-    sqlite_runs: dict[int, Timing] = {}
-    for writers in (1, 32):
-        report(f"SQLite, {writers} writer(s)")
-        sqlite_runs[writers] = concurrent_appends(Settings(home=root / f"sq-{writers}", keys_dir=root / "keys"),
-                                                  writers, scale)
-    for group_commit in ("off", "on"):
-        for writers in (1, 32):
-            report(f"Kafka, {writers} writer(s), group commit {group_commit}")
-            name = f"bench{uuid.uuid4().hex[:8]}"
-            settings = Settings(home=root / name, keys_dir=root / "keys", log_url=log_url,
-                                kafka_topic=f"{name}.events", ledger_name=name,
-                                kafka_options=(("KAFKA_GROUP_COMMIT", group_commit),))
-            ours = concurrent_appends(settings, writers, scale)
-            base = sqlite_runs[writers]
-            label = f"Kafka {writers} writer{'s' if writers > 1 else ''}, group commit {group_commit}"
-            figures += [
-                Figure(f"{label}: appends/s", ours.per_second, base.per_second, "/s", "SQLite, same writers"),
-                Figure(f"{label}: p50", ours.percentile(0.5), base.percentile(0.5), "ms", "SQLite, same writers"),
-                Figure(f"{label}: p99", ours.percentile(0.99), base.percentile(0.99), "ms", "SQLite, same writers"),
-            ]
-            if writers == 32 and group_commit == "on":  # the default configuration
-                report("rebuild from Kafka")
-                figures += kafka_rebuild_figures(root, settings)
+def history_figure(root: Path, scale: Scale, report: Report) -> Paired:
+    from api.main import create_app
+    from bench.history import FULL, one_long_history, wait_for_views
+
+    report(f"history of a {scale.history_events}-event retiree over HTTP")
+    settings = Settings(home=root / "history", keys_dir=root / "keys")
+    rid = one_long_history(settings, scale.history_events)
+    path = f"/v1/retirees/{rid}/history"
+    with served(create_app(settings, dev_mode=True)) as url, httpx.Client(base_url=url, timeout=30) as client:
+        wait_for_views(client)
+        for limit in (100, FULL):  # warm up: connection, caches
+            client.get(path, params={"limit": limit}).raise_for_status()
+
+        def latency(limit: int) -> Callable[[int], float]:
+            def sample(_: int) -> float:
+                latencies = []
+                for _k in range(scale.history_requests):
+                    began = time.perf_counter()
+                    client.get(path, params={"limit": limit}).raise_for_status()
+                    latencies.append(time.perf_counter() - began)
+                return p99_ms(latencies)
+            return sample
+
+        first, whole = interleaved(scale.rounds, latency(100), latency(FULL))
+    return Paired(f"history p99, first page of a {scale.history_events}-event retiree over HTTP", "ms",
+                  f"the whole history in one answer (limit={FULL}), p99", first, whole, GOALS["history"])
+
+
+def log_figures(root: Path, scale: Scale, report: Report) -> list[Paired]:
+    """Rebuild and verify over one realistic log of ``scale.events`` events."""
+    from bench import integrity, rebuild
+
+    home = root / "log"
+    rebuild.build_log(Settings(home=home, keys_dir=root / "keys"), scale.events, report=report)
+    figures = [rebuild.rebuild_figure(home, root / "keys", scale.rounds, report).with_goal(GOALS["rebuild"])]
+    ledger = Ledger(Settings(home=home, keys_dir=root / "keys"))
+    try:
+        verified = integrity.verify_figures(ledger, scale.rounds, report)[0]
+    finally:
+        ledger.close()
+    figures.append(verified.with_goal(GOALS["verify"]))
     return figures
 
 
-def concurrent_appends(settings: Settings, writers: int, scale: Scale) -> Timing:
-    """Each writer appends to its own retiree; a single writer makes as many appends as 8 of the 32."""
-    per_writer = scale.concurrent_per_writer * (8 if writers == 1 else 1)
-    with opened(settings) as services:
-        ledger = services.ledger
-        rids = populate(ledger, writers)
-        return timed_concurrently(writers, per_writer, lambda w, n: ledger.handle(service(rids[w], n)))
+def bulk_figure(root: Path, scale: Scale, report: Report) -> Paired:
+    from bench import bulk
+
+    (figure,) = bulk.run(root / "bulk", retirees=scale.bulk_retirees, rounds=scale.rounds, report=report)
+    return figure.with_goal(GOALS["bulk"])
 
 
-def kafka_rebuild_figures(root: Path, settings: Settings) -> list[Figure]:
-    """Projection rebuild reading the topic, and the index rebuilt from the topic, beside SQLite."""
-    from ledger.eventlog.kafka import rebuild_index
+def kafka_figures(root: Path, log_url: str, scale: Scale, report: Report) -> list[Paired]:
+    from bench import kafka_raw
 
-    with opened(replace(settings, home=root / "sq-32", log_url="sqlite")) as services:
-        base = rebuild_rate(services)
-    with opened(settings) as services:
-        from_topic = rebuild_rate(services)
-        env = dict(services.ledger.env.items())
-    index = rate(lambda: rebuild_index(env))
-    return [
-        Figure("projection rebuild events/s from the Kafka topic", from_topic, base, "/s",
-               "projection rebuild, SQLite"),
-        Figure("index rebuild events/s from the Kafka topic", index, base, "/s", "projection rebuild, SQLite"),
-    ]
+    figures = kafka_raw.figures(root / "kafka", log_url, writers=scale.kafka_writers,
+                                per_writer=scale.kafka_per_writer, rounds=scale.rounds, report=report)
+    return [f.with_goal(GOALS["kafka_p99"] if f.unit == "ms" else GOALS["kafka"]) for f in figures]
 
 
-def run(log_url: str | None = None, scale: Scale | None = None, report: Report = lambda _: None) -> list[Figure]:
+def run(root: Path, log_url: str | None = None, scale: Scale | None = None,
+        report: Report = lambda _: None) -> list[Paired]:
+    """Every figure; ``root`` is a scratch folder."""
     scale = scale or Scale()
-    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
-        root = Path(tmp)
-        figures = sqlite_figures(root, scale, report)
-        figures += security_figures(root, scale, report)
-        if log_url is not None and log_url.startswith("kafka://"):
-            figures += kafka_figures(root, log_url, scale, report)
+    figures = [append_figure(root, scale, report), http_figure(root, scale, report),
+               history_figure(root, scale, report)]
+    figures += log_figures(root, scale, report)
+    figures.append(bulk_figure(root, scale, report))
+    if log_url is not None:
+        figures += kafka_figures(root, log_url, scale, report)
     return figures
+

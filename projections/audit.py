@@ -16,7 +16,7 @@ from ledger.application import event_data
 from ledger.codec import to_plain
 from ledger.domain.retiree import Retiree
 from ledger.privacy import without_personal
-from projections.base import Rows, cell_key
+from projections.base import Rows, cell_key, stream_id
 
 NAME = "audit"
 SEQ_WIDTH = 12
@@ -27,7 +27,7 @@ def entry(seq: int, event: Retiree.Event) -> dict[str, Any]:
     facts = to_plain(without_personal(kind, event_data(event)))
     return {
         "seq": seq,
-        "retiree_id": str(event.originator_id),
+        "retiree_id": stream_id(event),
         "version": event.originator_version,
         "type": kind,
         "timestamp": event.timestamp.isoformat(),
@@ -48,5 +48,5 @@ class AuditView:
     def evolve(self, rows: Rows, event: object) -> None:
         if not isinstance(event, Retiree.Event):
             return
-        retiree_id = str(event.originator_id)
+        retiree_id = stream_id(event)
         rows.put("event", cell_key(retiree_id, f"{rows.seq:0{SEQ_WIDTH}d}"), entry(rows.seq, event))

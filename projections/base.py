@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Protocol
 
 from ledger.domain.community import Community
@@ -100,6 +101,8 @@ def apply_difference(rows: Rows, kind: str, old: Cells, new: Cells) -> None:
     """Replaces one fact's old contribution to period rows with its new one (adds new - old)."""
     for key in sorted(old.keys() | new.keys()):
         before, after = old.get(key, {}), new.get(key, {})
+        if before == after:  # the usual case: most periods keep their contribution
+            continue
         change = {f: after.get(f, 0) - before.get(f, 0) for f in sorted(before.keys() | after.keys())}
         change = {f: v for f, v in change.items() if v}
         if change:
@@ -110,6 +113,41 @@ def community_row(event: Community.Registered) -> Row:
     return {"code": event.code, "name": event.name, "city": event.city, "district": event.district, "kind": event.kind}
 
 
+@lru_cache(maxsize=1 << 16)
+def _text(uuid: object) -> str:
+    return str(uuid)
+
+
+def stream_id(event: Any) -> str:
+    """``str(event.originator_id)``, cached: every view keys its rows by it, on every event."""
+    return _text(event.originator_id)
+
+
 def cell_key(*parts: str) -> str:
     """Row keys join their parts with ``|`` (community codes and months never contain it)."""
     return "|".join(parts)
+
+
+def move_contribution(
+    rows: Rows, retiree_id: str, change: Callable[[Row], None], contribution: Callable[[Row], Cells], kind: str
+) -> None:
+    """Changes a retiree's ``("retiree", id)`` row and moves their contribution to the ``kind`` rows with it.
+
+    The same changes as ``projections.timeline.update_life``, computing the contribution once per
+    event instead of twice where ``rows`` can remember it (an optional fast path: rows with
+    ``recall`` / ``remember``, as ``projections.rows.RebuildRows`` has; remembered values are forgotten
+    whenever the row is written by anything else). Plain ``Rows`` work unchanged.
+    """
+    life = rows.get("retiree", retiree_id)
+    if life is None:
+        raise LookupError(f"retiree {retiree_id} has no Enrolled event before this one")
+    recall = getattr(rows, "recall", None)
+    old = recall("retiree", retiree_id) if recall is not None else None
+    if old is None:
+        old = contribution(life)
+    change(life)
+    new = contribution(life)
+    apply_difference(rows, kind, old, new)
+    rows.put("retiree", retiree_id, life)
+    if recall is not None:
+        rows.remember("retiree", retiree_id, new)  # type: ignore[attr-defined]

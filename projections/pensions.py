@@ -26,8 +26,20 @@ from typing import ClassVar
 from ledger.domain.community import Community
 from ledger.domain.retiree import Retiree
 from ledger.domain.values import PensionStatus, Stage
-from projections.base import Amount, Cells, Handler, Row, Rows, add_cell, cell_key, community_row, dispatch
-from projections.timeline import died, holder, month, new_life, period_stints, placed, step_cells, update_life
+from projections.base import (
+    Amount,
+    Cells,
+    Handler,
+    Row,
+    Rows,
+    add_cell,
+    cell_key,
+    community_row,
+    dispatch,
+    move_contribution,
+    stream_id,
+)
+from projections.timeline import died, holder, month, new_life, period_stints, placed, step_cells
 
 NAME = "pensions"
 RUNNING = ("total_monthly_pension", "pensions_in_payment", "suspended")
@@ -61,16 +73,16 @@ def retiree_cells(life: Row) -> Cells:
 
 
 def _change(rows: Rows, event: Retiree.Event, change: Callable[[Row], None]) -> None:
-    update_life(rows, str(event.originator_id), change, retiree_cells, "month")
+    move_contribution(rows, stream_id(event), change, retiree_cells, "month")
 
 
 def _registered(rows: Rows, e: Community.Registered) -> None:
-    rows.put("community", str(e.originator_id), community_row(e))
+    rows.put("community", stream_id(e), community_row(e))
 
 
 def _enrolled(rows: Rows, e: Retiree.Enrolled) -> None:
     amount = str(e.monthly_pension)
-    rows.put("retiree", str(e.originator_id), new_life(
+    rows.put("retiree", stream_id(e), new_life(
         enrolled_amount=amount, adjustments=[], statuses=[], monthly_pension=amount,
         pension_status=PensionStatus.ACTIVE.value, stage=Stage.DANWEI.value, community=None, agency=e.agency,
     ))

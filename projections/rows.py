@@ -1,9 +1,19 @@
-"""The ``Rows`` a view sees while the runner applies a batch of events to it.
+"""The ``Rows`` a view sees while the runner applies events to it: per batch, or for a whole rebuild.
 
 Reads fall through three layers: the current event's writes, the batch's kept writes, the store.
 Writes are encoded at once (so a value that is not JSON-able fails at the ``put`` that wrote it)
-and stay in memory until the runner hands ``changes()`` to ``ViewStore.apply``. ``discard``
-forgets the current event's writes, so a failing event leaves no trace in the batch.
+and stay in memory until the runner hands them to the store. ``discard`` forgets the current
+event's writes, so a failing event leaves no trace in the batch.
+
+``BatchRows`` lives for one batch of catch-up. ``RebuildRows`` lives for a whole rebuild of a view
+that started empty: rows it wrote stay in memory (encoded once) across batches, so a row the view
+never wrote is known to be absent without a SELECT; the runner flushes the kept writes in large
+transactions whenever it is ``full`` (more than ``bound`` rows or ``bytes_bound`` encoded bytes wait).
+After a flush, when the stored rows still in memory pass twice those bounds, rows of kinds the view
+never read (the audit trail's events) leave memory; if that is not enough, everything leaves
+and reads of rows not in memory go to the store again. It also remembers, per row, a value derived
+from it (``recall`` / ``remember``: a retiree's contribution to period rows), forgotten whenever
+the row is written, so a view can skip recomputing it.
 """
 
 from __future__ import annotations
@@ -15,14 +25,15 @@ import orjson
 from projections.store import ViewStore
 
 Key = tuple[str, str]
+Encoded = dict[Key, bytes | None]
 
 
 class BatchRows:
     def __init__(self, store: ViewStore, view: str) -> None:
         self._store = store
         self._view = view
-        self._kept: dict[Key, bytes | None] = {}
-        self._current: dict[Key, bytes | None] = {}
+        self._kept: Encoded = {}
+        self._current: Encoded = {}
         self._seq = 0
 
     @property
@@ -32,21 +43,27 @@ class BatchRows:
     def begin(self, seq: int) -> None:
         """Starts applying the event at ``seq``."""
         self._seq = seq
-        self._current = {}
+        if self._current:
+            self._current = {}
 
     def keep(self) -> None:
         """The current event applied cleanly: its writes join the batch."""
-        self._kept.update(self._current)
-        self._current = {}
+        if self._current:
+            self._kept.update(self._current)
+            self._current = {}
 
     def discard(self) -> None:
         self._current = {}
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        where = (kind, key)
         for layer in (self._current, self._kept):
-            if (kind, key) in layer:
-                data = layer[(kind, key)]
+            if where in layer:
+                data = layer[where]
                 return None if data is None else orjson.loads(data)  # type: ignore[no-any-return]
+        return self._missing(kind, key)
+
+    def _missing(self, kind: str, key: str) -> dict[str, Any] | None:
         return self._store.get(self._view, kind, key)
 
     def put(self, kind: str, key: str, row: dict[str, Any]) -> None:
@@ -55,6 +72,113 @@ class BatchRows:
     def delete(self, kind: str, key: str) -> None:
         self._current[(kind, key)] = None
 
+    @property
+    def pending(self) -> int:
+        """How many kept writes wait for the store."""
+        return len(self._kept)
+
+    def take(self) -> Encoded:
+        """The kept writes, encoded (``None`` = delete), handed over to be stored; the batch is empty after."""
+        kept, self._kept = self._kept, {}
+        return kept
+
     def changes(self) -> dict[Key, dict[str, Any] | None]:
         """The batch's kept writes, decoded (``None`` = delete)."""
         return {key: None if data is None else orjson.loads(data) for key, data in self._kept.items()}
+
+
+class RebuildRows(BatchRows):
+    """Rows of a view rebuilt from empty, kept in memory between flushes; see the module docstring."""
+
+    def __init__(self, store: ViewStore, view: str, bound: int, bytes_bound: int = 16 << 20) -> None:
+        super().__init__(store, view)
+        self._bound = bound
+        self._bytes_bound = bytes_bound
+        self._pending_bytes = 0  # encoded bytes written since the last flush (rewrites counted again)
+        self._clean: dict[Key, bytes] = {}  # stored rows still in memory
+        self._read_kinds: set[str] = set()
+        self._evicted: set[str] = set()  # kinds whose stored rows may be missing from memory
+        self._all_evicted = False
+        self._memo: dict[Key, Any] = {}
+        self._memo_current: dict[Key, Any] = {}
+
+    def begin(self, seq: int) -> None:
+        super().begin(seq)
+        if self._memo_current:
+            self._memo_current = {}
+
+    def keep(self) -> None:
+        super().keep()
+        if self._memo_current:
+            memo = self._memo
+            for where, value in self._memo_current.items():
+                if value is None:
+                    memo.pop(where, None)
+                else:
+                    memo[where] = value
+            self._memo_current = {}
+            if len(memo) > self._bound:
+                self._memo = {}
+
+    def discard(self) -> None:
+        super().discard()
+        self._memo_current = {}
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        self._read_kinds.add(kind)
+        return super().get(kind, key)
+
+    def _missing(self, kind: str, key: str) -> dict[str, Any] | None:
+        data = self._clean.get((kind, key))
+        if data is not None:
+            return orjson.loads(data)  # type: ignore[no-any-return]
+        if self._all_evicted or kind in self._evicted:
+            return self._store.get(self._view, kind, key)
+        return None  # the view started empty and never wrote it
+
+    def put(self, kind: str, key: str, row: dict[str, Any]) -> None:
+        data = bytes(memoryview(orjson.dumps(row)))  # orjson's own bytes keep a ~4 KB buffer: copy it to size
+        self._current[(kind, key)] = data
+        self._pending_bytes += len(data)
+        self._memo_current[(kind, key)] = None
+
+    @property
+    def full(self) -> bool:
+        """More than ``bound`` rows or ``bytes_bound`` bytes wait for the store: time to flush."""
+        return len(self._kept) > self._bound or self._pending_bytes > self._bytes_bound
+
+    def delete(self, kind: str, key: str) -> None:
+        super().delete(kind, key)
+        self._memo_current[(kind, key)] = None
+
+    def recall(self, kind: str, key: str) -> Any:
+        """What was remembered for the row since it was last written (None: nothing)."""
+        where = (kind, key)
+        if where in self._memo_current:
+            return self._memo_current[where]
+        return self._memo.get(where)
+
+    def remember(self, kind: str, key: str, value: Any) -> None:
+        """Remembers ``value`` for the row as it stands now (forgotten with the event if it is discarded)."""
+        self._memo_current[(kind, key)] = value
+
+    def take(self) -> Encoded:
+        kept = super().take()
+        clean = self._clean
+        for where, data in kept.items():
+            if data is None:
+                clean.pop(where, None)
+            else:
+                clean[where] = data
+        self._pending_bytes = 0
+        if self._over(clean):
+            unread = {kind for kind, _ in clean} - self._read_kinds
+            self._evicted |= unread
+            self._clean = clean = {where: data for where, data in clean.items() if where[0] not in unread}
+            if self._over(clean):
+                self._clean, self._all_evicted = {}, True
+        return kept
+
+    def _over(self, clean: dict[Key, bytes]) -> bool:
+        """Stored rows kept in memory pass twice the bounds."""
+        return len(clean) > 2 * self._bound or sum(map(len, clean.values())) > 2 * self._bytes_bound

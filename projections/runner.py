@@ -10,7 +10,16 @@ the events before it are stored, its positions stay just before the failing even
 
 A rebuild replays the whole log into a shadow view (``NAME~rebuild``) while the live view keeps
 answering queries, then swaps it in atomically. ``catch_up`` rebuilds a view first when its
-stored version differs from the code's. All public methods hold one lock, so the API may call
+stored version differs from the code's.
+
+A view that starts empty (a rebuild's shadow, or a view never written) is filled through
+``RebuildRows``: its rows stay in memory across batches (read ``rebuild_batch`` records at a
+time, default ``batch_size``) and are stored, with the positions they cover, in one transaction
+whenever more than ``rebuild_rows`` writes or ``rebuild_bytes`` encoded bytes wait, and at the
+end (so memory stays bounded per view; see ``RebuildRows``). Every event is decoded once for
+all views.
+
+All public methods hold one lock, so the API may call
 ``catch_up`` after every append from any thread; it then returns once the views hold every
 event the ledger has acknowledged (waiting up to ``settle_s`` for the topic to show them).
 """
@@ -22,11 +31,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import orjson
+
 from ledger.application import Ledger
 from ledger.errors import InvalidInputError, ProjectionError
 from projections import registry
 from projections.base import Projection
-from projections.rows import BatchRows
+from projections.rows import BatchRows, Encoded, RebuildRows
 from projections.sources import SETTLE_S, LogSource, SourcedRecord, source_for
 from projections.store import ViewStore
 
@@ -56,6 +67,9 @@ class _Target:
     view: str
     positions: dict[str, int]
     seq: int  # the last applied seq (what ``positions`` cover)
+    rows: RebuildRows | None = None  # an empty view's rows, kept across batches
+    pending: dict[str, int] = field(default_factory=dict)  # positions applied to ``rows``, not yet stored
+    pending_seq: int = 0
 
 
 class ProjectionRunner:
@@ -73,6 +87,9 @@ class ProjectionRunner:
         batch_size: int = 500,
         source: LogSource | None = None,
         settle_s: float = SETTLE_S,
+        rebuild_rows: int = 100_000,
+        rebuild_bytes: int = 16 << 20,
+        rebuild_batch: int | None = None,
     ) -> None:
         self._ledger = ledger
         self._store = store
@@ -84,6 +101,9 @@ class ProjectionRunner:
         self._owns_source = source is None
         self._source = source if source is not None else source_for(ledger)
         self._settle_s = settle_s
+        self._rebuild_rows = rebuild_rows
+        self._rebuild_bytes = rebuild_bytes
+        self._rebuild_batch = rebuild_batch or batch_size
         self._lock = threading.RLock()
 
     @property
@@ -141,9 +161,9 @@ class ProjectionRunner:
         return _Target(projection, view, positions, self._source.last_seq(positions))
 
     def _rebuild(self, chosen: list[Projection], progress: Progress | None) -> int:
-        targets = [_Target(p, p.name + SHADOW_SUFFIX, {}, 0) for p in chosen]
-        for target in targets:
-            self._store.drop(target.view)
+        for p in chosen:
+            self._store.drop(p.name + SHADOW_SUFFIX)
+        targets = [self._target(p, p.name + SHADOW_SUFFIX) for p in chosen]
         applied = self._advance(targets, progress)
         for target in targets:
             if target.seq == 0:  # an empty log: make sure the view exists at its version
@@ -154,26 +174,41 @@ class ProjectionRunner:
     def _advance(self, targets: list[_Target], progress: Progress | None) -> int:
         if not targets:
             return 0
+        for target in targets:
+            if not target.positions and self._store.version(target.view) is None:  # empty: fill it in memory
+                target.rows = RebuildRows(self._store, target.view, self._rebuild_rows, self._rebuild_bytes)
         behind = min(targets, key=lambda t: t.seq)  # the views' positions cover nested prefixes of the log
         start = dict(behind.positions)
         total = max(self._source.head() - behind.seq, 0) if progress is not None else 0
         applied, last, waited_since = 0, behind.seq, None
+        batch = self._rebuild_batch if all(t.rows is not None for t in targets) else self._batch_size
         while True:
-            records = self._source.read(start, self._batch_size)
+            records = self._source.read(start, batch)
             if not records:
                 if last >= self._ledger.head():
+                    for target in targets:
+                        self._store_rows(target)
                     return applied
                 # the ledger acknowledged events its log source does not show yet (a topic's markers)
                 waited_since = waited_since or time.monotonic()
                 if time.monotonic() - waited_since > self._settle_s:
+                    for target in targets:
+                        self._store_rows(target)
                     return applied
                 time.sleep(0.01)
                 continue
             events = [(record, self._decode(record)) for record in records]
-            for target in targets:
-                todo = [(r, e) for r, e in events if r.position > target.positions.get(r.source, 0)]
-                if todo:
-                    self._apply(target, todo)
+            try:
+                for target in targets:
+                    done = {**target.positions, **target.pending}
+                    todo = events if done == start else [  # the usual case: every view at the same place
+                        (r, e) for r, e in events if r.position > done.get(r.source, 0)]
+                    if todo:
+                        self._apply(target, todo)
+            except ProjectionError:
+                for target in targets:  # the other views keep what they applied
+                    self._store_rows(target)
+                raise
             for record in records:
                 start[record.source] = record.position
             last = records[-1].seq
@@ -192,27 +227,51 @@ class ProjectionRunner:
             ) from error
 
     def _apply(self, target: _Target, todo: list[tuple[SourcedRecord, object]]) -> None:
+        """Evolves the view over ``todo``; stores the rows and positions now for a batch, or once more
+        than the rebuild bounds wait for an empty view filled in memory (and before raising)."""
         projection = target.projection
-        rows = BatchRows(self._store, target.view)
-        advanced: dict[str, int] = {}
-        last = target.seq
-        for sourced, event in todo:
-            rows.begin(sourced.seq)
+        rows = target.rows if target.rows is not None else BatchRows(self._store, target.view)
+        evolve = projection.evolve
+        begin, keep = rows.begin, rows.keep
+        for index, (sourced, event) in enumerate(todo):
+            begin(sourced.record.id)
             try:
-                projection.evolve(rows, event)
+                evolve(rows, event)
             except Exception as error:
                 rows.discard()
-                if advanced:
-                    self._store.apply(target.view, projection.version, rows.changes(), advanced)
-                    target.positions.update(advanced)
-                    target.seq = last
+                self._applied(target, todo[:index])
+                self._store_rows(target, rows)
                 raise self._failure(projection, sourced.seq, event, error, target) from error
-            rows.keep()
-            advanced[sourced.source] = sourced.position
-            last = sourced.seq
-        self._store.apply(target.view, projection.version, rows.changes(), advanced)
-        target.positions.update(advanced)
-        target.seq = last
+            keep()
+        self._applied(target, todo)
+        if target.rows is None or target.rows.full:
+            self._store_rows(target, rows)
+
+    @staticmethod
+    def _applied(target: _Target, done: list[tuple[SourcedRecord, object]]) -> None:
+        for sourced, _ in done:
+            target.pending[sourced.source] = sourced.position
+        if done:
+            target.pending_seq = done[-1][0].seq
+
+    def _store_rows(self, target: _Target, rows: BatchRows | None = None) -> None:
+        """Stores the kept writes with the positions they cover, in one transaction (nothing if none)."""
+        rows = rows if rows is not None else target.rows
+        if rows is None or not target.pending:
+            return
+        self._write(target, rows.take())
+        target.positions.update(target.pending)
+        target.seq = target.pending_seq
+        target.pending = {}
+
+    def _write(self, target: _Target, changes: Encoded) -> None:
+        version = target.projection.version
+        apply_encoded = getattr(self._store, "apply_encoded", None)
+        if apply_encoded is not None:
+            apply_encoded(target.view, version, changes, target.pending)
+            return
+        decoded = {where: None if data is None else orjson.loads(data) for where, data in changes.items()}
+        self._store.apply(target.view, version, decoded, target.pending)
 
     @staticmethod
     def _failure(projection: Projection, seq: int, event: object, error: Exception, target: _Target) -> ProjectionError:

@@ -21,8 +21,20 @@ from typing import Any, ClassVar
 
 from ledger.domain.community import Community
 from ledger.domain.retiree import Retiree
-from projections.base import Cells, Handler, Row, Rows, bump, cell_key, community_row, dispatch, merge_cells
-from projections.timeline import add_item, community_on, died, month, new_life, placed, update_life
+from projections.base import (
+    Cells,
+    Handler,
+    Row,
+    Rows,
+    bump,
+    cell_key,
+    community_row,
+    dispatch,
+    merge_cells,
+    move_contribution,
+    stream_id,
+)
+from projections.timeline import add_item, community_on, died, month, new_life, placed
 
 NAME = "satisfaction"
 OVERALL = "overall"
@@ -47,15 +59,15 @@ def rating_cells(life: Row, rating: list[Any]) -> Cells:
 
 
 def _change(rows: Rows, event: Retiree.Event, change: Callable[[Row], None]) -> None:
-    update_life(rows, str(event.originator_id), change, retiree_cells, "cell")
+    move_contribution(rows, stream_id(event), change, retiree_cells, "cell")
 
 
 def _registered(rows: Rows, e: Community.Registered) -> None:
-    rows.put("community", str(e.originator_id), community_row(e))
+    rows.put("community", stream_id(e), community_row(e))
 
 
 def _enrolled(rows: Rows, e: Retiree.Enrolled) -> None:
-    rows.put("retiree", str(e.originator_id), new_life(overall=[]))
+    rows.put("retiree", stream_id(e), new_life(overall=[]))
 
 
 def _transferred(rows: Rows, e: Retiree.TransferredToCommunity) -> None:
@@ -72,15 +84,15 @@ def _deceased(rows: Rows, e: Retiree.Deceased) -> None:
 
 def _service(rows: Rows, e: Retiree.ServiceDelivered) -> None:
     row = {"community": e.community, "service_type": e.service_type}
-    rows.put("service", cell_key(str(e.originator_id), e.service_id), row)
+    rows.put("service", cell_key(stream_id(e), e.service_id), row)
 
 
 def _rated(rows: Rows, e: Retiree.SatisfactionRated) -> None:
     day = e.rated_on.isoformat()
     if e.service_id is None:
-        add_item(rows, str(e.originator_id), "overall", [day, e.score], rating_cells, "cell")
+        add_item(rows, stream_id(e), "overall", [day, e.score], rating_cells, "cell")
         return
-    service = rows.get("service", cell_key(str(e.originator_id), e.service_id))
+    service = rows.get("service", cell_key(stream_id(e), e.service_id))
     if service is None:
         raise LookupError(f"service {e.service_id} of retiree {e.originator_id} was never delivered")
     bump(rows, "cell", cell_key(service["community"], month(day), service["service_type"]), score_counts(e.score))

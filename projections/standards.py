@@ -23,7 +23,19 @@ from typing import ClassVar
 from ledger.domain.community import Community
 from ledger.domain.retiree import Retiree
 from ledger.domain.values import ServiceType
-from projections.base import Amount, Cells, Handler, Row, Rows, cell_key, community_row, dispatch, merge_cells
+from projections.base import (
+    Amount,
+    Cells,
+    Handler,
+    Row,
+    Rows,
+    cell_key,
+    community_row,
+    dispatch,
+    merge_cells,
+    move_contribution,
+    stream_id,
+)
 from projections.timeline import (
     add_item,
     died,
@@ -32,7 +44,6 @@ from projections.timeline import (
     period_stints,
     placed,
     step_cells,
-    update_life,
     year,
 )
 
@@ -74,16 +85,16 @@ def visited_cells(life: Row, visited: int) -> Cells:
 
 
 def _change(rows: Rows, event: Retiree.Event, change: Callable[[Row], None]) -> None:
-    update_life(rows, str(event.originator_id), change, retiree_cells, "year")
+    move_contribution(rows, stream_id(event), change, retiree_cells, "year")
 
 
 def _registered(rows: Rows, e: Community.Registered) -> None:
-    rows.put("community", str(e.originator_id), community_row(e))
+    rows.put("community", stream_id(e), community_row(e))
 
 
 def _enrolled(rows: Rows, e: Retiree.Enrolled) -> None:
     life = new_life(age_80_year=e.birth_date.year + 80, certified_years=[], q4_visit_years=[])
-    rows.put("retiree", str(e.originator_id), life)
+    rows.put("retiree", stream_id(e), life)
 
 
 def _transferred(rows: Rows, e: Retiree.TransferredToCommunity) -> None:
@@ -99,16 +110,16 @@ def _deceased(rows: Rows, e: Retiree.Deceased) -> None:
 
 
 def _certified(rows: Rows, e: Retiree.EligibilityCertified) -> None:
-    add_item(rows, str(e.originator_id), "certified_years", e.year, certified_cells, "year")
+    add_item(rows, stream_id(e), "certified_years", e.year, certified_cells, "year")
 
 
 def _service(rows: Rows, e: Retiree.ServiceDelivered) -> None:
     if e.service_type != ServiceType.HOME_VISIT or e.delivered_on.month < LAST_QUARTER_FIRST_MONTH:
         return
-    life = rows.get("retiree", str(e.originator_id))
+    life = rows.get("retiree", stream_id(e))
     if life is not None and e.delivered_on.year in life["q4_visit_years"]:
         return
-    add_item(rows, str(e.originator_id), "q4_visit_years", e.delivered_on.year, visited_cells, "year")
+    add_item(rows, stream_id(e), "q4_visit_years", e.delivered_on.year, visited_cells, "year")
 
 
 class StandardsView:

@@ -24,7 +24,20 @@ from typing import ClassVar
 from ledger.domain.community import Community
 from ledger.domain.retiree import Retiree
 from ledger.domain.values import StaffRole
-from projections.base import Cells, Handler, Row, Rows, add_cell, bump, cell_key, community_row, dispatch, merge_cells
+from projections.base import (
+    Cells,
+    Handler,
+    Row,
+    Rows,
+    add_cell,
+    bump,
+    cell_key,
+    community_row,
+    dispatch,
+    merge_cells,
+    move_contribution,
+    stream_id,
+)
 from projections.timeline import (
     add_item,
     community_on,
@@ -35,7 +48,6 @@ from projections.timeline import (
     placed,
     step_cells,
     stints,
-    update_life,
 )
 
 NAME = "workload"
@@ -62,18 +74,18 @@ def certification_cells(life: Row, day: str) -> Cells:
 
 
 def _change(rows: Rows, event: Retiree.Event, change: Callable[[Row], None]) -> None:
-    update_life(rows, str(event.originator_id), change, retiree_cells, "month")
+    move_contribution(rows, stream_id(event), change, retiree_cells, "month")
 
 
 def _code(rows: Rows, event: Community.Event) -> str:
-    community = rows.get("community", str(event.originator_id))
+    community = rows.get("community", stream_id(event))
     if community is None:
         raise LookupError(f"community stream {event.originator_id} has no Registered event before this one")
     return str(community["code"])
 
 
 def _registered(rows: Rows, e: Community.Registered) -> None:
-    rows.put("community", str(e.originator_id), community_row(e))
+    rows.put("community", stream_id(e), community_row(e))
 
 
 def _staff_joined(rows: Rows, e: Community.StaffJoined) -> None:
@@ -103,7 +115,7 @@ def _trained(rows: Rows, e: Community.StaffTrained) -> None:
 
 
 def _enrolled(rows: Rows, e: Retiree.Enrolled) -> None:
-    rows.put("retiree", str(e.originator_id), new_life(certified=[]))
+    rows.put("retiree", stream_id(e), new_life(certified=[]))
 
 
 def _transferred(rows: Rows, e: Retiree.TransferredToCommunity) -> None:
@@ -115,7 +127,7 @@ def _relocated(rows: Rows, e: Retiree.Relocated) -> None:
 
 
 def _certified(rows: Rows, e: Retiree.EligibilityCertified) -> None:
-    add_item(rows, str(e.originator_id), "certified", e.certified_on.isoformat(), certification_cells, "month")
+    add_item(rows, stream_id(e), "certified", e.certified_on.isoformat(), certification_cells, "month")
 
 
 def _deceased(rows: Rows, e: Retiree.Deceased) -> None:

@@ -24,6 +24,11 @@ LOG_SOURCE = "log"
 Changes = Mapping[tuple[str, str], dict[str, Any] | None]
 """Rows to write by ``(kind, key)``; ``None`` deletes the row."""
 
+EncodedChanges = Mapping[tuple[str, str], bytes | None]
+"""Rows to write, already JSON-encoded (orjson bytes); ``None`` deletes the row. Stores may offer
+``apply_encoded(name, version, changes, position, source)`` taking these (optional: not part of
+``ViewStore``; the runner falls back to ``apply``)."""
+
 
 @dataclass(frozen=True)
 class ViewRow:

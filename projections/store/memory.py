@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from ledger.errors import UnavailableError
-from projections.store import LOG_SOURCE, Changes, ViewRow, ViewSnapshot
+from projections.store import LOG_SOURCE, Changes, EncodedChanges, ViewRow, ViewSnapshot
 
 PREFIX_END = "\U0010ffff"
 INTEGER_RANGE = range(-(2**63), 2**63)
@@ -93,10 +93,18 @@ class InMemoryViewStore:
     def apply(
         self, name: str, version: int, changes: Changes, position: int | Mapping[str, int], source: str = LOG_SOURCE
     ) -> None:
+        encoded = {where: None if row is None else orjson.dumps(row) for where, row in changes.items()}
+        self.apply_encoded(name, version, encoded, position, source)
+
+    def apply_encoded(
+        self, name: str, version: int, changes: EncodedChanges, position: int | Mapping[str, int],
+        source: str = LOG_SOURCE,
+    ) -> None:
+        """``apply`` with rows already JSON-encoded (orjson bytes; ``None`` deletes): the rebuild's path."""
         given = {source: position} if isinstance(position, int) else dict(position)
         positions = {src: _integer(at) for src, at in given.items()}
         stored_version = _integer(version)
-        encoded = {where: None if row is None else orjson.dumps(row) for where, row in changes.items()}
+        encoded = dict(changes)
         _check_text([name, *positions, *(kind for kind, _ in encoded), *(key for _, key in encoded)])
         with self._open():
             rows = self._rows.setdefault(name, {})

@@ -48,5 +48,5 @@ def test_the_command_writes_the_figures_as_json(tmp_path: Path) -> None:
                                 env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     figures = orjson.loads(out.read_bytes())
-    assert {f["metric"] for f in figures} == {m.replace("1,000", "100") for m in METRICS}
+    assert {f["metric"] for f in figures} == {m.replace("1,000", "500") for m in METRICS}
     assert all(f["rounds"] == 5 and f["ratio_min"] <= f["ratio"] <= f["ratio_max"] for f in figures)

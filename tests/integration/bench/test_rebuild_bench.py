@@ -1,0 +1,53 @@
+"""``bench.rebuild`` writes a realistic log through the real write path and produces the rebuild figure
+beside decode-only over the same log: medians, spreads, ratio and peak memory (not their speed)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from bench import rebuild
+from bench.paired import Paired
+from ledger.application import Ledger
+from ledger.config import Settings
+
+
+def test_build_log_writes_a_realistic_history_through_the_write_path(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home", keys_dir=tmp_path / "keys")
+    head = rebuild.build_log(settings, 1500, batch=400)
+    ledger = Ledger(settings)
+    try:
+        assert ledger.head() == head >= 1500
+        kinds = Counter(type(ledger.mapper.to_domain_event(r)).__name__ for r in ledger.iter_log())
+        assert rebuild.decode_only(ledger) == head
+    finally:
+        ledger.close()
+    for kind in ("Registered", "StaffJoined", "Enrolled", "TransferredToCommunity", "ServiceDelivered",
+                 "PensionAdjusted", "EligibilityCertified"):
+        assert kinds[kind] > 0, kind
+
+
+def test_the_figures_are_medians_and_spreads_of_interleaved_rounds(tmp_path: Path) -> None:
+    reports: list[str] = []
+    figures = rebuild.rebuild_figures(tmp_path / "log", 800, rounds=5, report=reports.append)
+    events = figures["events"]
+    assert isinstance(events, int) and events >= 800 and figures["rounds"] == 5
+    for side in ("rebuild", "decode_only"):
+        found = figures[side]
+        assert isinstance(found, dict) and len(found["rounds"]) == 5
+        assert 0 < found["min"] <= found["median"] <= found["max"]
+    ratio = figures["ratio"]
+    assert isinstance(ratio, dict) and 0 < ratio["min"] <= ratio["median"] <= ratio["max"]
+    assert isinstance(figures["peak_traced_mb"], float) and figures["peak_traced_mb"] > 0
+    assert isinstance(figures["max_rss_mb"], float) and figures["max_rss_mb"] > 0
+    figure = figures["figure"]
+    assert isinstance(figure, Paired) and figure.median[2] == ratio["median"]
+    assert dict(figure.extra)["peak_traced_mb"] == figures["peak_traced_mb"]
+    assert any("rebuild vs decode-only" in line for line in reports)
+    assert not (tmp_path / "log" / "bench-views").exists()  # the scratch views are removed
+
+
+def test_the_paired_figure_for_ledger_bench_reads_an_existing_log(tmp_path: Path) -> None:
+    rebuild.build_log(Settings(home=tmp_path / "home", keys_dir=tmp_path / "keys"), 300)
+    figure = rebuild.rebuild_figure(tmp_path / "home", tmp_path / "keys", rounds=2)
+    assert len(figure.ledger) == len(figure.baseline) == 2 and figure.median[2] > 0
