@@ -111,8 +111,9 @@ def index_rebuild(
 
 
 def paired_bench(title: str, measure: Callable[..., list[Any]], json_file: Path | None, markdown: bool) -> None:
-    """A bench of paired figures (``bench.integrity.Paired``: interleaved rounds, median ratio and its
-    spread min to max): ``measure(root, report=...)`` runs in a scratch folder."""
+    """A bench of paired figures (``bench.paired.Paired``: interleaved rounds, median ratio and its
+    spread min to max, the goal and whether it is met): ``measure(root, report=...)`` runs in a scratch
+    folder."""
     import tempfile
 
     import orjson
@@ -121,15 +122,18 @@ def paired_bench(title: str, measure: Callable[..., list[Any]], json_file: Path 
         figures = [f.to_dict() for f in measure(Path(root), report=lambda step: err().print(f"[dim]{step}[/dim]"))]
     if json_file is not None:
         json_file.write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2))
+    columns = ("metric", "ledger", "baseline", "ratio (min-max)", "goal", "baseline is")
     rows = [(str(f["metric"]), f"{f['ledger']:,.2f} {f['unit']}", f"{f['baseline']:,.2f} {f['unit']}",
-             f"{f['ratio']:.2f} ({f['ratio_min']:.2f}-{f['ratio_max']:.2f})", str(f["baseline_is"])) for f in figures]
+             f"{f['ratio']:.2f} ({f['ratio_min']:.2f}-{f['ratio_max']:.2f})",
+             "" if f["goal"] is None else f"{f['goal']} {'met' if f['met'] else 'NOT met'}", str(f["baseline_is"]))
+            for f in figures]
     if markdown:
-        typer.echo("| metric | ledger | baseline | ratio (min-max) | baseline is |\n|---|---:|---:|---:|---|")
+        typer.echo("| " + " | ".join(columns) + " |\n|---|---:|---:|---:|---|---|")
         for row in rows:
             typer.echo("| " + " | ".join(row) + " |")
         return
     table = Table(title=title)
-    for column in ("metric", "ledger", "baseline", "ratio (min-max)", "baseline is"):
+    for column in columns:
         table.add_column(column)
     for row in rows:
         table.add_row(*row)
@@ -139,12 +143,13 @@ def paired_bench(title: str, measure: Callable[..., list[Any]], json_file: Path 
 @app.command("bench")
 def bench(
     log: Annotated[str | None, typer.Option("--log", help="Also measure Kafka at kafka://HOST:PORT.")] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="A short run (smaller samples, noisier).")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Smaller samples (noisier), under 5 minutes.")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table (for the README).")] = False,
     integrity: Annotated[bool, typer.Option("--integrity", help="Only the Merkle tree's figures (appends, "
                                             "proofs at --events events, verify), 5 interleaved rounds.")] = False,
-    events: Annotated[int, typer.Option("--events", min=100, max=10_000_000,
-                                        help="Log size for --integrity.")] = 100_000,
+    events: Annotated[int | None, typer.Option("--events", min=100, max=10_000_000,
+                                               help="Log size for rebuild and verify (default 1,000,000; "
+                                                    "50,000 with --quick; 100,000 for --integrity).")] = None,
     bulk: Annotated[bool, typer.Option("--bulk", help="Only the annual adjustment of --retirees retirees: "
                                        "POST /v1/batches vs in-process, 3 interleaved rounds.")] = False,
     retirees: Annotated[int, typer.Option("--retirees", min=10, max=100_000, help="City size for --bulk.")]
@@ -152,13 +157,13 @@ def bench(
     json_file: Annotated[Path | None, typer.Option("--json", dir_okay=False, help="Also write the figures as JSON.")]
     = None,
 ) -> None:
-    """Measure appends, rebuild and reads beside baselines taken in the same run (ratios are what count)."""
-    from bench.run import Scale, run
+    """Measure every goal figure beside its ceiling, interleaved in the same run (ratios are what count)."""
+    from dataclasses import replace
 
     if integrity:
         from bench import integrity as paired
 
-        size = events // 5 if quick else events
+        size = events or (20_000 if quick else 100_000)
         paired_bench("ledger bench --integrity (median of 5 interleaved rounds)",
                      lambda root, report: paired.run(root, events=size, report=report), json_file, markdown)
         return
@@ -171,18 +176,10 @@ def bench(
         return
     if log is not None and not log.startswith("kafka://"):
         raise InvalidInputError("--log takes kafka://HOST:PORT (SQLite is always measured)")
-    scale = Scale(appends=400, http_appends=100, reads=100, retirees=20, concurrent_per_writer=5) if quick else None
-    figures = run(log, scale, report=lambda step: err().print(f"[dim]measuring {step}[/dim]"))
-    if markdown:
-        typer.echo("| metric | ledger | baseline | ratio | baseline is |\n|---|---:|---:|---:|---|")
-        for f in figures:
-            typer.echo(f"| {f.metric} | {f.ledger:,.2f} {f.unit} | {f.baseline:,.2f} {f.unit} | {f.ratio:.2f} | "
-                       f"{f.baseline_name} |")
-        return
-    table = Table(title="ledger bench (ratio = ledger / baseline, same run)")
-    for column in ("metric", "ledger", "baseline", "ratio", "baseline is"):
-        table.add_column(column, justify="left" if column in ("metric", "baseline is") else "right")
-    for f in figures:
-        table.add_row(f.metric, f"{f.ledger:,.2f} {f.unit}", f"{f.baseline:,.2f} {f.unit}", f"{f.ratio:.2f}",
-                      f.baseline_name)
-    out().print(table)
+    from bench.run import QUICK, Scale, run
+
+    scale = QUICK if quick else Scale()
+    if events is not None:
+        scale = replace(scale, events=events)
+    paired_bench(f"ledger bench (median of {scale.rounds} interleaved rounds; ratio = ledger / baseline)",
+                 lambda root, report: run(root, log, scale, report=report), json_file, markdown)
