@@ -169,10 +169,13 @@ def bench(
         return
     if bulk:
         from bench import bulk as paired_bulk
+        from bench.run import GOALS
 
         city = min(retirees, 10_000) if quick else retirees
         paired_bench(f"ledger bench --bulk ({city:,} retirees, median of 3 interleaved rounds)",
-                     lambda root, report: paired_bulk.run(root, retirees=city, report=report), json_file, markdown)
+                     lambda root, report: [f.with_goal(GOALS["bulk"])
+                                           for f in paired_bulk.run(root, retirees=city, report=report)],
+                     json_file, markdown)
         return
     if log is not None and not log.startswith("kafka://"):
         raise InvalidInputError("--log takes kafka://HOST:PORT (SQLite is always measured)")
