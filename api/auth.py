@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger import commands as cmd
-from ledger.access import Principal, Resource, Role, check_read, sees_personal_data
+from ledger.access import Principal, Resource, Role, check_read, listed_retirees, sees_personal_data
 from ledger.errors import AccessDeniedError, AuthenticationError
 from ledger.privacy import redact
 from ledger.tokens import TokenStore
@@ -72,6 +72,10 @@ class Caller:
         """``ledger.access.check_read`` for token callers (AccessDeniedError); the dev caller reads all."""
         if self.principal is not None:
             check_read(self.principal, resource, **facts)
+
+    def listed_retirees(self) -> dict[str, str]:
+        """``ledger.access.listed_retirees`` for token callers; the dev caller lists every retiree."""
+        return listed_retirees(self.principal) if self.principal is not None else {}
 
     def shown(self, data: Mapping[str, Any], personal: frozenset[str]) -> dict[str, Any]:
         """``data`` as this caller may see it: its ``personal`` fields (``ledger.privacy``) redacted

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
 
 from api.errors import PROBLEM_MEDIA_TYPE
+from ledger.domain.values import PensionStatus, Stage
 
 
 class AppendedOut(BaseModel):
@@ -46,6 +48,35 @@ class RowsOut(BaseModel):
     rows: list[dict[str, Any]]
     position: int = 0
     lag: int = 0
+
+
+class DirectoryEntryOut(BaseModel):
+    """One retiree of the directory (``projections.directory``): no name, no ID number. ``community`` is
+    the managing community now (null while the danwei manages them); ``enrolled`` the retirement date."""
+
+    retiree_id: str
+    city: str
+    district: str
+    community: str | None
+    stage: Stage
+    pension_status: PensionStatus
+    enrolled: date
+
+
+class RetireesPageOut(BaseModel):
+    """A page of the directory sorted by retiree id; ``next`` is the ``cursor`` of the next page (null on
+    the last); ``position`` and ``lag`` as in ``RowsOut``."""
+
+    retirees: list[DirectoryEntryOut]
+    next: str | None
+    position: int = 0
+    lag: int = 0
+
+
+class RetireeFoundOut(BaseModel):
+    """The retiree an ID number belongs to."""
+
+    retiree_id: str
 
 
 class ViewStatusOut(BaseModel):

@@ -20,7 +20,7 @@ from uuid import UUID
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, create_model
 
 from ledger import commands as cmd
-from ledger.fields import CODE_PATTERN, Day, Whole
+from ledger.fields import CODE_PATTERN, Day, IdNumber, Whole
 
 __all__ = [
     "BATCH_ITEMS",
@@ -33,6 +33,7 @@ __all__ = [
     "CommunityEventIn",
     "EnrollIn",
     "IsoDate",
+    "LookupIn",
     "RegisterCommunityIn",
     "RetireeEventIn",
 ]
@@ -136,3 +137,11 @@ else:
     CommunityEventIn = _union("community")
     AgencyEventIn = _union("area")
     BatchItemIn = Annotated[Union[tuple(BATCH_ITEMS.values())], Field(discriminator="type")]  # noqa: UP007
+
+
+class LookupIn(BaseModel):
+    """``POST /v1/retirees/lookup``: the ID number travels in the body, never in a URL (URLs are logged)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id_number: IdNumber

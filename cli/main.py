@@ -24,6 +24,7 @@ from rich.table import Table
 from cli import audit as cli_audit
 from cli import backup as cli_backup  # noqa: F401  (registers backup and restore)
 from cli import ops as cli_ops  # noqa: F401  (registers their commands on the app)
+from cli import retirees as cli_retirees  # noqa: F401  (registers `ledger retirees`)
 from cli import witness as cli_witness  # noqa: F401  (registers `ledger witness`)
 from cli.base import app, day, err, fail, out, progress, projections_app, stream_id
 from ledger.config import Settings

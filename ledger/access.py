@@ -252,6 +252,17 @@ def _allowed(decide: Callable[[], None]) -> bool:
     return True
 
 
+def listed_retirees(principal: Principal) -> dict[str, str]:
+    """The facts a retiree must have for ``principal`` to find them in retiree lists (the directory):
+    an agency those of its ``city``, a community those it manages now (``community``); auditors and
+    viewers every retiree (the directory holds no personal data, so it is read as a projection)."""
+    if principal.role == Role.AGENCY:
+        return {"city": principal.scope.value}
+    if principal.role == Role.COMMUNITY:
+        return {"community": principal.scope.value}
+    return {}
+
+
 def sees_personal_data(principal: Principal) -> bool:
     """Whether responses to ``principal`` may carry names and ID numbers.
 

@@ -6,6 +6,7 @@ from ledger.errors import InvalidInputError
 from projections.audit import AuditView
 from projections.base import Projection
 from projections.compliance import ComplianceView
+from projections.directory import DirectoryView
 from projections.funding import FundingView
 from projections.pensions import PensionsView
 from projections.satisfaction import SatisfactionView
@@ -15,7 +16,7 @@ from projections.workload import WorkloadView
 
 ALL: tuple[Projection, ...] = (
     AuditView(), WorkloadView(), SatisfactionView(), PensionsView(), StandardsView(), ComplianceView(), TrainingView(),
-    FundingView(),
+    FundingView(), DirectoryView(),
 )
 
 

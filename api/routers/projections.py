@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import WithJsonSchema
 
 from api.deps import CallerDep, RunnerDep, ServicesDep, StoreDep
+from api.reading import MinSeq, caught_up
 from api.responses import ProjectionsStatusOut, RowsOut, ViewStatusOut, problems
 from api.schemas import CODE_PATTERN
 from ledger.access import Resource
@@ -78,17 +79,10 @@ def untyped_filters(
 
 
 UntypedDep = Annotated[queries.Filters, Depends(untyped_filters)]
-MinSeq = Annotated[int | None, Header(alias="Ledger-Min-Seq", ge=0, le=2**62,
-                                      description="wait until the view has applied this seq (a POST's answer)")]
-
-
 def rows_of(view: str, rows: Callable[[], list[dict[str, Any]]], services: Services, response: Response,
             min_seq: int | None) -> RowsOut:
     """The view's rows once it caught up with the log head seen now (or ``min_seq``), with its lag."""
-    target = max(services.ledger.head(), min_seq or 0)
-    position = services.view_position(view, target)
-    lag = max(target - position, 0)
-    response.headers["Ledger-Position"], response.headers["Ledger-Lag"] = str(position), str(lag)
+    position, lag = caught_up(view, services, response, min_seq)
     return RowsOut(rows=rows(), position=position, lag=lag)
 
 

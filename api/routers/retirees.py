@@ -1,9 +1,13 @@
-"""``/v1/retirees``: enroll retirees, append their events, read state (now, as of, at a version) and history.
+"""``/v1/retirees``: enroll retirees, append their events, read state (now, as of, at a version) and history;
+find retirees (the directory list, lookup by ID number).
 
 Writes: enrollments are the agency's; retiree events are the agency's or the community's, and
 ``Ledger.handle`` decides which (by event kind) and whether the retiree is in the caller's scope.
 Reads: the retiree's CURRENT city and community decide (``ledger.access.check_read``), also for
-past states; auditors read every retiree without personal fields, viewers none.
+past states; auditors read every retiree without personal fields, viewers none. The directory
+(``GET /v1/retirees``) is a view without personal data: each caller lists the retirees of its scope
+(``ledger.access.listed_retirees``). Names are encrypted at rest and not searchable; a retiree is found
+by ID number (``POST /v1/retirees/lookup``, through the keyed hash).
 """
 
 from __future__ import annotations
@@ -16,14 +20,17 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from api.appending import append
 from api.auth import Caller
-from api.deps import AgencyDep, CallerDep, IdempotencyKeyDep, LedgerDep, WriterDep
+from api.deps import AgencyDep, CallerDep, IdempotencyKeyDep, LedgerDep, ServicesDep, StoreDep, WriterDep
 from api.presenters import event_out, retiree_state
-from api.responses import AppendedOut, EventOut, problems
-from api.schemas import CanonicalUuid, EnrollIn, IsoDate, RetireeEventIn
-from ledger.access import Resource
+from api.reading import MinSeq, caught_up
+from api.responses import AppendedOut, DirectoryEntryOut, EventOut, RetireeFoundOut, RetireesPageOut, problems
+from api.schemas import CODE_PATTERN, UUID_PATTERN, CanonicalUuid, EnrollIn, IsoDate, LookupIn, RetireeEventIn
+from ledger.access import Resource, Role
 from ledger.application import Ledger
 from ledger.domain.retiree import Retiree
-from ledger.errors import InvalidInputError
+from ledger.domain.values import PensionStatus, Stage
+from ledger.errors import AccessDeniedError, InvalidInputError, NotFoundError
+from projections import directory
 
 router = APIRouter(prefix="/retirees", tags=["retirees"], responses=problems(401, 403, 404, 422))
 
@@ -74,6 +81,53 @@ def append_retiree_event(
         idempotency_key=idempotency_key,
         response=response,
     )
+
+
+@router.get("")
+def list_retirees(
+    store: StoreDep,
+    services: ServicesDep,
+    caller: CallerDep,
+    response: Response,
+    city: Annotated[str | None, Query(max_length=64, description="the retiree's city")] = None,
+    community: Annotated[str | None, Query(max_length=64, pattern=CODE_PATTERN,
+                                           description="the managing community now (its code)")] = None,
+    stage: Annotated[Stage | None, Query()] = None,
+    pension_status: Annotated[PensionStatus | None, Query()] = None,
+    cursor: Annotated[str | None, Query(pattern=UUID_PATTERN, description="the ``next`` of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="at most this many retirees")] = 100,
+    min_seq: MinSeq = None,
+) -> RetireesPageOut:
+    """The retiree directory, sorted by retiree id, a page at a time: id, city, district, managing community,
+    stage, pension status, retirement date (no name, no ID number).
+
+    Only retirees in the caller's scope: an agency's city, a community's own retirees (managed now);
+    auditors and viewers all. Filters are exact; every one given must match. Pass the answer's ``next``
+    as ``cursor`` for the next page (``next`` is null on the last page). Read-your-writes as the
+    projection reads (``Ledger-Min-Seq``, ``Ledger-Position``, ``Ledger-Lag``).
+    """
+    position, lag = caught_up(directory.NAME, services, response, min_seq)
+    wanted = {"city": city, "community": community, "stage": stage, "pension_status": pension_status}
+    found = directory.page(store, wanted, after=cursor, limit=limit, within=caller.listed_retirees())
+    return RetireesPageOut(retirees=[DirectoryEntryOut(**row) for row in found.rows], next=found.next,
+                           position=position, lag=lag)
+
+
+@router.post("/lookup")
+def lookup_retiree(body: LookupIn, ledger: LedgerDep, caller: CallerDep) -> RetireeFoundOut:
+    """The retiree an ID number belongs to, found through the keyed hash (the number is never stored or
+    logged). 404 when no retiree has it or when the caller may not read that retiree (the answer does
+    not say which); viewers may not look retirees up (403)."""
+    caller.require_role(Role.AGENCY, Role.COMMUNITY, Role.AUDITOR)
+    retiree_id = ledger.find_retiree(body.id_number)
+    unknown = NotFoundError("no retiree with this ID number that you may read")
+    if retiree_id is None:
+        raise unknown
+    try:
+        readable_retiree(ledger, retiree_id, caller, Resource.RETIREE)
+    except (AccessDeniedError, NotFoundError):
+        raise unknown from None
+    return RetireeFoundOut(retiree_id=str(retiree_id))
 
 
 def readable_retiree(ledger: Ledger, retiree_id: UUID, caller: Caller, resource: Resource) -> Retiree:

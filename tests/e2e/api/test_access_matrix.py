@@ -80,6 +80,7 @@ READS: dict[str, tuple[int, ...]] = {
     "compliance":                  (200,      200,       200,       200,       200,     200,    401,  401,    401),
     "training":                    (200,      200,       200,       200,       200,     200,    401,  401,    401),
     "funding":                     (200,      200,       200,       200,       200,     200,    401,  401,    401),
+    "retirees":                    (200,      200,       200,       200,       200,     200,    401,  401,    401),
     "agency":                      (200,      200,       200,       200,       200,     403,    401,  401,    401),
     "agency_history":              (200,      200,       200,       200,       200,     403,    401,  401,    401),
     "projections_status":          (200,      200,       200,       200,       200,     200,    401,  401,    401),
@@ -315,7 +316,7 @@ def test_the_tables_cover_every_endpoint_of_the_api(world: World) -> None:
         "GET /v1/audit/proof/inclusion", "GET /v1/audit/proof/consistency", "GET /v1/audit/checkpoints/latest",
         "GET /v1/audit/checkpoint", "POST /v1/batches", "POST /v1/agencies/{area}/events", "GET /v1/agencies/{area}",
         "GET /v1/agencies/{area}/history", "GET /v1/projections/compliance", "GET /v1/projections/training",
-        "GET /v1/projections/funding",
+        "GET /v1/projections/funding", "GET /v1/retirees", "POST /v1/retirees/lookup",
     }
     assert operations == covered
     assert set(WRITE_CASES) == set(WRITES)
@@ -388,6 +389,7 @@ READ_PATHS: dict[str, Callable[[World], str]] = {
     "compliance": lambda w: "/v1/projections/compliance?city=Changsha",
     "training": lambda w: "/v1/projections/training?community=CS-YL-001",
     "funding": lambda w: "/v1/projections/funding?month_from=2024-01",
+    "retirees": lambda w: "/v1/retirees?city=Changsha&limit=5",
     "agency": lambda w: "/v1/agencies/Changsha",
     "agency_history": lambda w: "/v1/agencies/Changsha/history",
     "projections_status": lambda w: "/v1/projections/status",
@@ -413,6 +415,67 @@ def test_read(world: World, case: str, caller: str, expected: int) -> None:
     if expected != 200:
         assert_problem(response, expected)
     assert world.server.head() == before
+
+
+# ---- finding retirees: the directory in each caller's scope, lookup by ID number ----------------------
+
+#                     agency     agency     community  community
+#                     Changsha   Zhuzhou    own        other      auditor  viewer  none  garbage revoked
+LOOKUP: tuple[int, ...] = (200,  404,       200,       404,       200,     403,    401,  401,    401)
+"""``POST /v1/retirees/lookup`` of the subject's ID number: out of scope is 404, as an unknown number."""
+
+
+@pytest.fixture(scope="module")
+def listed(world: World) -> tuple[str, str]:
+    """A retiree managed by CS-YL-001 whose ID number the test knows, and that number."""
+    body = enrollment()
+    retiree = str(world.ok("agency_cs", "/v1/retirees", body)["id"])
+    world.ok("agency_cs", f"/v1/retirees/{retiree}/events", transfer("CS-YL-001"))
+    return retiree, str(body["id_number"])
+
+
+@pytest.mark.parametrize(("caller", "expected"), list(zip(CALLERS, LOOKUP, strict=True)))
+def test_lookup_by_id_number(world: World, listed: tuple[str, str], caller: str, expected: int) -> None:
+    retiree, number = listed
+    before = world.server.head()
+    response = world.http.post("/v1/retirees/lookup", json={"id_number": number},
+                               headers=world.tokens.headers(caller))
+    assert response.status_code == expected, response.text
+    if expected == 200:
+        assert response.json() == {"retiree_id": retiree}
+    else:
+        assert_problem(response, expected)
+    if expected == 404:  # the same answer as for a number nobody has: existence is not revealed
+        unknown = world.http.post("/v1/retirees/lookup", json={"id_number": id_number("1950-01-02", 999, "439999")},
+                                  headers=world.tokens.headers(caller))
+        assert unknown.status_code == 404
+        assert unknown.json()["detail"] == response.json()["detail"]
+    assert world.server.head() == before
+
+
+@pytest.mark.parametrize(("caller", "sees_subject", "sees_moved"), [
+    ("agency_cs", True, True), ("agency_zz", False, False), ("community_own", True, False),
+    ("community_other", False, True), ("auditor", True, True), ("viewer", True, True),
+])
+def test_the_directory_lists_the_retirees_in_the_callers_scope(
+    world: World, caller: str, sees_subject: bool, sees_moved: bool
+) -> None:
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = _get(world, caller, "/v1/retirees?limit=3" + (f"&cursor={cursor}" if cursor else ""))
+        found += page["retirees"]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    ids = {row["retiree_id"] for row in found}
+    assert (world.subject in ids, world.moved in ids) == (sees_subject, sees_moved)
+    assert len(ids) == len(found)
+    if caller == "agency_zz":
+        assert found == []
+    if caller.startswith("community"):
+        assert {row["community"] for row in found} == {world.tokens.principals[caller].split(":")[2].split("#")[0]}
+    assert not any("Zhao Min" in str(row) or "name" in row or "id_number" in row for row in found)
 
 
 # ---- what each role sees -------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ def test_create_app_touches_nothing_until_the_app_starts(tmp_path: Path) -> None
         health = client.get("/health").json()
         assert (health["status"], health["head"], health["errors"]) == ("ok", 0, {})
         assert {view["name"]: view["lag"] for view in health["views"]} == dict.fromkeys(
-            ("audit", "workload", "satisfaction", "pensions", "standards", "compliance", "training", "funding"), 0)
+            ("audit", "workload", "satisfaction", "pensions", "standards", "compliance", "training", "funding",
+             "directory"), 0)
     assert settings.views_path.exists()
 
 

@@ -41,5 +41,6 @@ def test_health_reports_the_last_verification_of_each_view(settings: Settings) -
     assert workload["difference"] == {"kind": "different", "table": "month", "fields": ["staff"]}
     assert key not in str(health)
     assert all(views[name]["verified"]["ok"] and views[name]["verified"]["difference"] is None
-               for name in ("audit", "satisfaction", "pensions", "standards", "compliance", "training", "funding"))
+               for name in ("audit", "satisfaction", "pensions", "standards", "compliance", "training", "funding",
+                            "directory"))
     assert all(view["verified"]["at"].endswith("+00:00") and view["verified"]["rows"] >= 0 for view in views.values())

@@ -169,6 +169,6 @@ def test_the_gate_knows_the_body_operations_from_the_openapi_document() -> None:
     assert sorted((method, pattern.pattern) for method, pattern in operations) == [
         ("POST", "/v1/agencies/[^/]+/events"), ("POST", "/v1/batches"), ("POST", "/v1/communities"),
         ("POST", "/v1/communities/[^/]+/events"),
-        ("POST", "/v1/retirees"), ("POST", "/v1/retirees/[^/]+/events"),
+        ("POST", "/v1/retirees"), ("POST", "/v1/retirees/[^/]+/events"), ("POST", "/v1/retirees/lookup"),
     ]
     assert RequestGate(create_app()).max_bytes == MAX_BODY_BYTES

@@ -56,7 +56,9 @@ def test_demo_writes_a_ledger_catches_the_views_up_and_prints_a_summary(demo_hom
 
     assert status.exit_code == 0
     assert len(retirees) == 6 and head > 100
-    for view in ("audit", "workload", "satisfaction", "pensions", "standards", "compliance", "training", "funding"):
+    views = ("audit", "workload", "satisfaction", "pensions", "standards", "compliance", "training", "funding",
+             "directory")
+    for view in views:
         row = next(line for line in status.stdout.splitlines() if f" {view} " in line)
         assert row.replace("│", " ").split()[-3:] == [str(head), str(head), "0"]  # position, head, lag
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner, Result
 from cli.base import app
 from cli.main import main  # noqa: F401  (registers every command on the app)
 
-VIEWS = ("audit", "workload", "satisfaction", "pensions", "standards", "compliance", "training", "funding")
+VIEWS = ("audit", "workload", "satisfaction", "pensions", "standards", "compliance", "training", "funding", "directory")
 
 
 def ledger_cli(home: Path, *args: str) -> Result:

@@ -47,12 +47,13 @@ class Hunan:
         self.ledger.handle(c.RecordTraining(community=code, staff_id=staff_id, course="care", hours=hours,
                                             completed_on=day))
 
-    def enroll(self, born: date = date(1950, 3, 1), pension: str = "2500", retired: date = date(2010, 1, 1)) -> UUID:
+    def enroll(self, born: date = date(1950, 3, 1), pension: str = "2500", retired: date = date(2010, 1, 1),
+               city: str = "Changsha") -> UUID:
         self._people += 1
         appended = self.ledger.handle(c.Enroll(
             name="Test Person", id_number=id_number(born, sequence=self._people % 1000), sex="female", birth_date=born,
             danwei_code="D1", danwei_name="Works", retirement_date=retired, monthly_pension=Decimal(pension),
-            agency="CS-SIA", city="Changsha", district="Yuelu",
+            agency="CS-SIA", city=city, district="Yuelu",
         ))
         return UUID(appended.id)
 

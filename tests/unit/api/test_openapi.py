@@ -32,7 +32,7 @@ def test_every_operation_may_answer_414_and_every_body_operation_400_413_415(doc
             assert list(operation["requestBody"]["content"]) == media_types, label
         else:
             assert "415" not in operation["responses"], label
-    assert len(bodies) == 6
+    assert len(bodies) == 7
 
 
 def test_errors_are_documented_as_problem_json_only(document: dict[str, Any]) -> None:
@@ -63,3 +63,23 @@ def test_the_limits_the_server_applies_are_in_the_schema(document: dict[str, Any
     assert "MOD 11-2" in enroll["id_number"]["description"] and enroll["id_number"]["pattern"]
     assert enroll["monthly_pension"]["anyOf"][0]["multipleOf"] == 0.01
     assert "\\d" not in str(document["components"]["schemas"])  # ECMA and Python disagree on what \d is
+
+
+def test_the_retiree_directory_and_lookup_are_typed(document: dict[str, Any]) -> None:
+    listing = document["paths"]["/v1/retirees"]["get"]
+    parameters = {p["name"]: p["schema"] for p in listing["parameters"]}
+    assert set(parameters) == {"city", "community", "stage", "pension_status", "cursor", "limit", "Ledger-Min-Seq"}
+    assert (parameters["limit"]["minimum"], parameters["limit"]["maximum"], parameters["limit"]["default"]) == (
+        1, 1000, 100)
+    assert parameters["cursor"]["pattern"] == UUID_PATTERN
+    schemas = document["components"]["schemas"]
+    assert schemas["Stage"]["enum"] == ["danwei", "community", "deceased"]
+    assert schemas["PensionStatus"]["enum"] == ["active", "suspended", "ended"]
+    entry = schemas["DirectoryEntryOut"]["properties"]
+    assert set(entry) == {"retiree_id", "city", "district", "community", "stage", "pension_status", "enrolled"}
+    assert entry["enrolled"]["format"] == "date"
+    assert set(schemas["RetireesPageOut"]["properties"]) == {"retirees", "next", "position", "lag"}
+    lookup = document["paths"]["/v1/retirees/lookup"]["post"]
+    assert "id_number" not in str(lookup.get("parameters", []))  # in the body, never in the URL
+    assert {"403", "404", "422"} <= set(lookup["responses"])
+    assert set(schemas["LookupIn"]["properties"]) == {"id_number"}
