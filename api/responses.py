@@ -41,15 +41,6 @@ class LogPage(BaseModel):
     next_after: int
 
 
-class RowsOut(BaseModel):
-    """``position``: the seq the view has applied up to; ``lag``: how far that is behind the log head the
-    read saw (or the ``Ledger-Min-Seq`` it named) once the bounded wait ended; 0 means caught up."""
-
-    rows: list[dict[str, Any]]
-    position: int = 0
-    lag: int = 0
-
-
 class DirectoryEntryOut(BaseModel):
     """One retiree of the directory (``projections.directory``): no name, no ID number. ``community`` is
     the managing community now (null while the danwei manages them); ``enrolled`` the retirement date."""
@@ -65,7 +56,7 @@ class DirectoryEntryOut(BaseModel):
 
 class RetireesPageOut(BaseModel):
     """A page of the directory sorted by retiree id; ``next`` is the ``cursor`` of the next page (null on
-    the last); ``position`` and ``lag`` as in ``RowsOut``."""
+    the last); ``position`` and ``lag`` as in ``api.projection_rows.Page``."""
 
     retirees: list[DirectoryEntryOut]
     next: str | None
