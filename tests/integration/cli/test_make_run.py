@@ -19,11 +19,12 @@ ROOT = Path(__file__).resolve().parents[3]
 runner = CliRunner()
 
 
-def demo_args(target: str) -> list[str]:
-    """The arguments of the ``ledger demo`` line that ``make <target>`` runs (a small demo)."""
+def demo_args(target: str, *variables: str) -> list[str]:
+    """The arguments of the ``ledger demo`` line that ``make <target> [variables]`` runs (default: a small demo)."""
     if shutil.which("make") is None:
         pytest.fail("make is needed to read the Makefile's targets")
-    planned = subprocess.run(["make", "-n", "-s", "-W", "pyproject.toml", target, "RETIREES=4", "SEED=5"],
+    planned = subprocess.run(["make", "-n", "-s", "-W", "pyproject.toml", target,
+                              *(variables or ("RETIREES=4", "SEED=5"))],
                              cwd=ROOT, capture_output=True, text=True, check=True).stdout
     line = next(line for line in planned.splitlines() if "ledger demo" in line)
     return shlex.split(line)[1:]
