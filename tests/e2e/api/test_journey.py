@@ -119,7 +119,7 @@ def test_history_state_and_projections_agree(http: httpx.Client) -> None:
     assert Decimal(pensions[-1]["total_monthly_pension"]) == Decimal(now["monthly_pension"])
 
     assert http.get("/v1/projections/workload", params={**window, "city": "Changsha"}).json()["rows"] == workload
-    assert http.get("/v1/projections/workload", params={**window, "city": "Atlantis"}).status_code == 404  # no such city
+    assert http.get("/v1/projections/workload", params={**window, "city": "Atlantis"}).status_code == 404  # no city
     views = http.get("/v1/projections/status").json()["views"]
     assert views and all(v["lag"] == 0 and v["position"] == v["head"] == head(http) for v in views)
 
