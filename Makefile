@@ -29,9 +29,12 @@ demo: $(STAMP)
 	$(BIN)/ledger keys init --if-missing
 	$(BIN)/ledger demo --retirees $(RETIREES) --seed $(SEED) --fresh
 
-## test: lint, types, import contracts and the whole pytest suite (starts its own Kafka broker)
+## test: lint, types, import contracts and the whole pytest suite (starts its own Kafka broker and
+## PostgreSQL; installs Debian's postgresql and chromium when they are missing)
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m devtools.kafka_broker fetch
+	$(BIN)/python -m devtools.postgres install
+	$(BIN)/python -m devtools.browser install
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

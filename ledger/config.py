@@ -9,10 +9,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from ledger.errors import InvalidInputError
 
 DEFAULT_HOME = ".ledger"
+POSTGRES_SCHEMES = ("postgresql", "postgres")
 KAFKA_TUNING = frozenset({
     "KAFKA_GROUP_COMMIT", "KAFKA_BATCH_MAX", "KAFKA_BATCH_MAX_BYTES", "KAFKA_BATCH_WAIT_MS", "KAFKA_WRITE_TIMEOUT_S",
     "KAFKA_CLIENT_TIMEOUT_MS", "KAFKA_PARTITIONS", "KAFKA_REPLICATION_FACTOR", "KAFKA_MIN_INSYNC_REPLICAS",
@@ -24,6 +26,9 @@ class Settings:
     """Where the ledger keeps its data and which event log it writes to.
 
     ``log_url`` is ``sqlite`` (the default: ``HOME/events.db``) or ``kafka://HOST:PORT``.
+    ``views_url`` (``LEDGER_VIEWS``) is ``sqlite`` (the default: ``HOME/views.db``) or a PostgreSQL URL
+    (``postgresql://USER:PASSWORD@HOST:PORT/DB``); it may hold a password, so it is left out of ``repr``
+    (``views_location`` shows it without one).
     """
 
     home: Path = field(default_factory=lambda: Path(DEFAULT_HOME))
@@ -38,6 +43,7 @@ class Settings:
     aggregate_cache: int = 10_000
     history_cache: int = 50_000
     """Decoded history entries kept in memory (LRU over streams, bounded by the total; 0: none)."""
+    views_url: str = field(default="sqlite", repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -55,6 +61,7 @@ class Settings:
             kafka_options=tuple(sorted((k, v) for k, v in env.items() if k in KAFKA_TUNING)),
             aggregate_cache=_int(env.get("LEDGER_AGGREGATE_CACHE", "10000"), "LEDGER_AGGREGATE_CACHE", minimum=0),
             history_cache=_int(env.get("LEDGER_HISTORY_CACHE", "50000"), "LEDGER_HISTORY_CACHE", minimum=0),
+            views_url=env.get("LEDGER_VIEWS", "sqlite"),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)  # type: ignore[arg-type]
@@ -67,6 +74,30 @@ class Settings:
     @property
     def views_path(self) -> Path:
         return self.home / "views.db"
+
+    @property
+    def views_backend(self) -> str:
+        """``sqlite`` or ``postgresql`` (``LEDGER_VIEWS``)."""
+        if self.views_url == "sqlite":
+            return "sqlite"
+        scheme, _, rest = self.views_url.partition("://")
+        if scheme in POSTGRES_SCHEMES and rest:
+            return "postgresql"
+        given = f"a {scheme}:// URL" if rest and scheme.isalnum() else "something else"  # never the value itself
+        raise InvalidInputError(f"unsupported view store (LEDGER_VIEWS is {given}): use 'sqlite' or "
+                                "'postgresql://USER:PASSWORD@HOST:PORT/DB'")
+
+    @property
+    def views_location(self) -> str:
+        """Where the views are, fit to show: the SQLite file, or the URL with any password masked."""
+        if self.views_url == "sqlite":
+            return str(self.views_path)
+        parts = urlsplit(self.views_url)
+        if parts.password is not None:
+            parts = parts._replace(netloc=f"{parts.username}:***@{parts.netloc.rpartition('@')[2]}")
+        if "password" in parts.query.lower():
+            parts = parts._replace(query="***")
+        return urlunsplit(parts)
 
     @property
     def keys_path(self) -> Path:

@@ -1,9 +1,9 @@
 """The one composition root: ``Settings`` in, the running services out.
 
 The HTTP app (``api.main``), the CLI (``cli``) and the benchmarks (``bench``) all build what they
-use here, so they are wired the same way: the ledger on its event log, the view store, the
-projection runner, the checkpoint store with its checkpointer (when a signing key exists: ``ledger
-keys init``), and the token store.
+use here, so they are wired the same way: the ledger on its event log, the view store (SQLite, or
+PostgreSQL with ``LEDGER_VIEWS=postgresql://…``), the projection runner, the checkpoint store with
+its checkpointer (when a signing key exists: ``ledger keys init``), and the token store.
 
 ``follow=True`` (the API) starts the read side in a thread of its own (``projections.follower``):
 appends only wake it, so a POST never waits for the views or the checkpointer, and a failing view
@@ -88,6 +88,15 @@ def signer_for(settings: Settings) -> Signer | None:
         return None
 
 
+def view_store_for(settings: Settings) -> ViewStore:
+    """The view store ``settings.views_url`` names: ``HOME/views.db`` (SQLite) or a PostgreSQL database."""
+    if settings.views_backend == "postgresql":
+        from projections.store.postgres import PostgresViewStore  # psycopg only loaded when asked for
+
+        return PostgresViewStore(settings.views_url)
+    return SQLiteViewStore(settings.views_path)
+
+
 def bootstrap(
     settings: Settings,
     *,
@@ -106,7 +115,7 @@ def bootstrap(
     try:
         ledger = Ledger(settings, clock=clock) if clock is not None else Ledger(settings)
         stack.callback(ledger.close)
-        store = SQLiteViewStore(settings.views_path)
+        store = view_store_for(settings)
         stack.callback(store.close)
         checkpoints = CheckpointStore.for_settings(settings)
         stack.callback(checkpoints.close)

@@ -1,4 +1,5 @@
-"""The ``ViewStore`` contract (``projections.store``), run against every implementation."""
+"""The ``ViewStore`` contract (``projections.store``), run against every implementation: in memory,
+SQLite and PostgreSQL (a real server: ``tests.postgres_fixtures``, a fresh database per test)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,20 @@ import pytest
 from ledger.errors import UnavailableError
 from projections.store import ViewStore
 from projections.store.memory import InMemoryViewStore
+from projections.store.postgres import PostgresViewStore
 from projections.store.sqlite import SQLiteViewStore
 
-FACTORIES: dict[str, Callable[[Path], ViewStore]] = {
-    "memory": lambda _: InMemoryViewStore(),
-    "sqlite": lambda tmp_path: SQLiteViewStore(tmp_path / "views.db"),
+FACTORIES: dict[str, Callable[[Path, pytest.FixtureRequest], ViewStore]] = {
+    "memory": lambda _, __: InMemoryViewStore(),
+    "postgres": lambda _, request: PostgresViewStore(request.getfixturevalue("postgres_dsn")),
+    "sqlite": lambda tmp_path, _: SQLiteViewStore(tmp_path / "views.db"),
 }
+MARKS = {"postgres": [pytest.mark.postgres]}
 
 
-@pytest.fixture(params=sorted(FACTORIES), ids=sorted(FACTORIES))
+@pytest.fixture(params=[pytest.param(name, id=name, marks=MARKS.get(name, [])) for name in sorted(FACTORIES)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ViewStore]:
-    opened = FACTORIES[request.param](tmp_path)
+    opened = FACTORIES[request.param](tmp_path, request)
     yield opened
     opened.close()
 
