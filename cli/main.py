@@ -25,6 +25,7 @@ from cli import audit as cli_audit
 from cli import backup as cli_backup  # noqa: F401  (registers backup and restore)
 from cli import ops as cli_ops  # noqa: F401  (registers their commands on the app)
 from cli import retirees as cli_retirees  # noqa: F401  (registers `ledger retirees`)
+from cli import sheets as cli_sheets  # noqa: F401  (registers `ledger sheets`)
 from cli import witness as cli_witness  # noqa: F401  (registers `ledger witness`)
 from cli.base import app, day, err, fail, out, progress, projections_app, stream_id
 from ledger.config import Settings
@@ -33,7 +34,7 @@ from ledger.exchange.ndjson import export_ndjson, import_ndjson, write_id_map
 from ledger.files import open_private
 from ledger.privacy import personal_fields, redact_event
 from runtime.bootstrap import opened
-from runtime.serving import DEV_MODE_VARIABLE, HTTP_APP, HTTP_PROTOCOL, check_dev_host
+from runtime.serving import DEV_MODE_VARIABLE, HTTP_APP, HTTP_PROTOCOL, check_dev_host, check_port_free
 
 FRESH_FILES = ("events.db", "views.db", "audit.db")  # the log, the views, the log's checkpoints (+ -wal, -shm)
 
@@ -58,6 +59,7 @@ def serve(
     _ = settings.backend  # a bad --log fails here, before anything starts
     if dev:
         check_dev_host(host)
+    check_port_free(host, port)  # one line and a hint, not uvicorn's lines after the app started
     import uvicorn
 
     if log is not None:

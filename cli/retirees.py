@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from pydantic import TypeAdapter, ValidationError
+from rich import box
 from rich.table import Table
 
 from cli.base import app, err, fail, out
@@ -27,6 +28,8 @@ retirees_app = typer.Typer(no_args_is_help=True, help="Find retirees: the direct
 app.add_typer(retirees_app, name="retirees")
 
 COLUMNS = ("retiree_id", "city", "district", "community", "stage", "pension_status", "enrolled")
+WIDE = 110
+"""Below this many columns the list leaves out city and district."""
 HEADINGS = ("retiree id", "city", "district", "community", "stage", "pension", "enrolled")
 
 
@@ -46,12 +49,15 @@ def retirees_list(
     with opened(Settings.from_env()) as services:
         services.runner.catch_up()
         found = directory.page(services.store, wanted, after=after, limit=limit)
-    table = Table(title=f"Retirees ({len(found.rows)})")
-    for heading in HEADINGS:
-        table.add_column(heading, overflow="fold")
+    console = out()
+    shown = [i for i, column in enumerate(COLUMNS) if console.width >= WIDE or column not in ("city", "district")]
+    table = Table(title=f"Retirees ({len(found.rows)})", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  collapse_padding=True)
+    for i in shown:  # ids and dates whole: on 80 columns city and district give way (the community code has both)
+        table.add_column(HEADINGS[i], no_wrap=True)
     for row in found.rows:
-        table.add_row(*(str(row[column] or "") for column in COLUMNS))
-    out().print(table)
+        table.add_row(*(str(row[COLUMNS[i]] or "") for i in shown))
+    console.print(table)
     if found.next is not None:
         err().print(f"more follow: --after {found.next}", soft_wrap=True)
 

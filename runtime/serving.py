@@ -6,7 +6,9 @@ request), and neither may import the other, so they live here.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
 from collections.abc import Mapping
 
 from ledger.errors import InvalidInputError
@@ -49,3 +51,22 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raises ``InvalidInputError`` (one line, with a hint) when nothing could listen on ``host:port``:
+    the port is taken (another ``ledger serve``?), or the address is not this machine's."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise InvalidInputError(f"cannot serve on {host}: no such address (try --host 127.0.0.1)") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise InvalidInputError(f"port {port} on {host} is in use (another `ledger serve`?): stop it, "
+                                        f"or choose another with --port {port + 1}") from None
+            raise InvalidInputError(f"cannot listen on {host}:{port}: {error.strerror}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,20 @@ def test_serve_with_an_unsupported_log_fails_before_starting(tmp_path: Path) -> 
     result = ledger_cli(tmp_path / "home", "serve", "--log", "carrier-pigeon")
 
     assert result.exit_code == 1 and "unsupported event log" in result.stderr
+
+
+def test_serve_on_a_busy_port_is_one_line_with_a_hint(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = ledger_cli(tmp_path / "home", "serve", "--port", str(port))
+
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: port {port} on 127.0.0.1 is in use (another `ledger serve`?): stop it, or choose another with "
+        f"--port {port + 1}"]
+    assert not (tmp_path / "home").exists()  # refused before anything was opened
 
 
 def test_help_lists_the_commands() -> None:

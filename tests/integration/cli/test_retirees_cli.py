@@ -80,3 +80,16 @@ def test_find_reads_the_id_number_from_stdin_never_argv(demo: tuple[Path, list[d
     assert bad.exit_code == 1 and "not a valid ID number" in bad.stderr and "43010419580512122" not in bad.output
     assert ledger_cli(home, "retirees", "find", stdin="\n").exit_code == 1
     assert ledger_cli(home, "retirees", "find", person["id_number"]).exit_code == 2  # no argument taken
+
+
+def test_the_list_stays_readable_at_80_columns(demo: tuple[Path, list[dict[str, Any]]]) -> None:
+    home, people = demo
+    narrow = CliRunner().invoke(app, ["retirees", "list"],
+                                env={"LEDGER_HOME": str(home), "COLUMNS": "80", "LEDGER_LOG": "sqlite"})
+    assert narrow.exit_code == 0, narrow.output
+    lines = narrow.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for person in people:  # each id whole on one line, with its community and stage beside it
+        line = next(line for line in lines if person["id"] in line)
+        assert (person["community"] or "") in line and person["stage"] in line
+    assert "district" not in narrow.stdout and "district" in ledger_cli(home, "retirees", "list").stdout
