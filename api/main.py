@@ -37,7 +37,7 @@ from api.metrics import router as metrics_router
 from api.openapi import stated
 from api.request_log import RequestId, json_logs
 from api.responses import problems
-from api.routers import agencies, audit, batches, communities, health, log, projections, retirees
+from api.routers import agencies, audit, batches, communities, dashboard, health, log, projections, retirees, sheets
 from ledger import __version__
 from ledger.config import Settings
 from runtime.bootstrap import bootstrap
@@ -135,7 +135,8 @@ def create_app(
     app.include_router(health.router, responses=problems(400, 414))
     app.include_router(metrics_router, responses=problems(400, 414))
     for router in (communities.router, agencies.router, retirees.router, batches.router, log.router, projections.router,
-                   audit.router):
+                   audit.router, sheets.router):
         app.include_router(router, prefix="/v1", responses=problems(400, 414))
+    app.include_router(dashboard.router)
     install_docs(app)  # after the routers: a registered /dashboard is kept
     return app

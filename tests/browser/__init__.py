@@ -1,0 +1,1 @@
+"""The dashboard driven in a real headless Chromium (Debian's, through Playwright)."""
