@@ -1,9 +1,10 @@
 """Tables in and out of spreadsheets: CSV (UTF-8 with a BOM, so Excel opens Chinese text right) and XLSX.
 
 ``write(columns, rows, fmt)`` renders rows (mappings) under the given headers; ``read(data, fmt)`` gives
-the header row and the data rows of the first sheet as strings (empty cells as ``""``), each with its
-row number in the file as a person counts it (the header is row 1). Reading is bounded: a file that is
-not a CSV/XLSX, or that has more than ``MAX_ROWS`` rows, is an ``InvalidInputError`` naming why.
+the header row and the data rows of the first sheet as strings (empty cells as ``""``; a data row is at
+least as long as the header), each with its row number in the file as a person counts it (the header is
+row 1). Reading is bounded: a file that is not a CSV/XLSX, or that has more than ``MAX_ROWS`` rows, is an
+``InvalidInputError`` naming why.
 """
 
 from __future__ import annotations
@@ -105,8 +106,11 @@ def read(data: bytes, fmt: Format) -> tuple[list[str], list[tuple[int, list[str]
         if not any(values):
             continue
         if header is None:
+            while values and not values[-1]:
+                values.pop()
             header = values
             continue
+        values += [""] * (len(header) - len(values))  # XLSX rows end at their last written cell
         if len(rows) >= MAX_ROWS:
             raise InvalidInputError(f"a spreadsheet may hold at most {MAX_ROWS} rows")
         rows.append((number, values))
