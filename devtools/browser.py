@@ -1,9 +1,10 @@
 """Debian's Chromium for the dashboard's browser tests (Playwright drives it; it never downloads a browser).
 
 ``python -m devtools.browser install`` installs the ``chromium`` package with apt when
-``/usr/bin/chromium`` is missing (as root, or through ``sudo`` otherwise), prints one line saying what
-it did and exits 0; it exits 1 with a one-line reason when it cannot. :func:`chromium_path` is the
-executable the tests launch: ``LEDGER_CHROMIUM`` when set, else ``/usr/bin/chromium``.
+``/usr/bin/chromium`` is missing, and a Chinese font (``fonts-wqy-microhei``) when fontconfig knows none
+(the dashboard's labels are Chinese first; without one its screenshots show empty boxes), as root or
+through ``sudo``; it prints one line saying what it did and exits 0, or exits 1 with a one-line reason.
+:func:`chromium_path` is the executable the tests launch: ``LEDGER_CHROMIUM`` when set, else ``/usr/bin/chromium``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
 PACKAGE = "chromium"
+CHINESE_FONT_PACKAGE = "fonts-wqy-microhei"
 
 
 class BrowserError(RuntimeError):
@@ -33,7 +35,7 @@ def _as_root(command: list[str]) -> list[str]:
     if os.geteuid() == 0:
         return command
     if shutil.which("sudo") is None:
-        raise BrowserError(f"{PACKAGE} is missing; installing it needs root, and sudo is not available")
+        raise BrowserError("installing with apt-get needs root, and sudo is not available")
     return ["sudo", "-n", *command]
 
 
@@ -45,21 +47,32 @@ def _run(command: list[str]) -> None:
         raise BrowserError(f"`{' '.join(command)}` failed: {lines[-1] if lines else f'exit status {done.returncode}'}")
 
 
+def has_chinese_font() -> bool:
+    """Whether fontconfig lists a font covering Chinese (``fc-list :lang=zh``)."""
+    if shutil.which("fc-list") is None:
+        return False
+    listed = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False)
+    return listed.returncode == 0 and bool(listed.stdout.strip())
+
+
 def install() -> str:
-    """Installs Debian's chromium when the executable is missing; answers what was done (one line)."""
+    """Installs Debian's chromium when the executable is missing, and a Chinese font when there is none;
+    answers what was done (one line)."""
     path = chromium_path()
-    if path.exists():
-        return f"chromium already installed at {path}"
-    if path != DEBIAN_CHROMIUM:
+    if path != DEBIAN_CHROMIUM and not path.exists():
         raise BrowserError(f"LEDGER_CHROMIUM names {path}, which does not exist (unset it to use Debian's chromium)")
+    missing = ([] if path.exists() else [PACKAGE]) + ([] if has_chinese_font() else [CHINESE_FONT_PACKAGE])
+    if not missing:
+        return f"chromium already installed at {path}, with a Chinese font"
     if shutil.which("apt-get") is None:
-        raise BrowserError(f"{path} is missing and apt-get is not available: install Chromium, or set LEDGER_CHROMIUM")
+        raise BrowserError(f"{' and '.join(missing)} missing and apt-get is not available: install them, "
+                           "or set LEDGER_CHROMIUM")
     env_prefix = ["env", "DEBIAN_FRONTEND=noninteractive"]
     _run(_as_root([*env_prefix, "apt-get", "update"]))
-    _run(_as_root([*env_prefix, "apt-get", "install", "-y", "--no-install-recommends", PACKAGE]))
+    _run(_as_root([*env_prefix, "apt-get", "install", "-y", "--no-install-recommends", *missing]))
     if not path.exists():
         raise BrowserError(f"apt-get installed {PACKAGE}, but {path} is still missing (set LEDGER_CHROMIUM)")
-    return f"installed {PACKAGE} with apt-get: {path}"
+    return f"installed {' and '.join(missing)} with apt-get: {path}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -94,10 +94,11 @@ function lowestTable(rows) {
 }
 
 function complianceTable(rows, all) {
-  const lines = (all ? rows : rows.slice(0, COMPLIANCE_SHOWN)).map((r) => `<tr class="${r.met ? "met" : "unmet"}">
-    ${text(label(r))}${text(r.period)}${text(r.standard)}${text(t(r.indicator))}${text(r.direction)}
+  const kind = (r) => (r.met === null ? "unjudged" : r.met ? "met" : "unmet");
+  const lines = (all ? rows : rows.slice(0, COMPLIANCE_SHOWN)).map((r) => `<tr class="${kind(r)}">
+    ${text(label(r))}${text(r.period)}${text(r.standard)}${text(t(r.indicator))}${text(t(r.direction))}
     ${cell(r.threshold, "money")}${cell(r.value)}${cell(r.met)}${cell(r.shortfall)}${cell(r.standard_version)}</tr>`);
-  return table("compliance", ["col_community", "col_period", "col_standard", "col_indicator", "", "col_threshold",
+  return table("compliance", ["col_community", "col_period", "col_standard", "col_indicator", "col_direction", "col_threshold",
     "col_value", "col_met", "col_shortfall", "col_version"], lines);
 }
 
@@ -135,7 +136,7 @@ function panel(id, titleKey, body, note = "") {
 }
 
 export function show(root, data, filters, { allCompliance = false } = {}) {
-  const unmet = data.compliance.rows.filter((r) => !r.met).length;
+  const unmet = data.compliance.rows.filter((r) => r.met === false).length;
   const count = ` <small>(<span id="compliance-unmet" data-value="${unmet}">${unmet}</span> ${esc(t("unmet"))} / `
     + `<span id="compliance-rows" data-value="${data.compliance.rows.length}">${data.compliance.rows.length}</span> `
     + `${esc(t("rows"))})</small>`;
