@@ -31,19 +31,24 @@ def broker_errors() -> Iterator[None]:
 
 
 @kafka_app.command("up")
-def kafka_up() -> None:
-    """Start a single-node broker (KRaft) on 127.0.0.1 unless one runs; print its address."""
+def kafka_up(
+    nodes: Annotated[int, typer.Option("--nodes", min=1, max=3, help="1, or 3 for a cluster with replication 3 "
+                                       "and min.insync.replicas 2 (in LEDGER_HOME/kafka-cluster).")] = 1,
+) -> None:
+    """Start a single-node broker (KRaft) on 127.0.0.1, or a 3-node cluster, unless one runs; print its address."""
     from devtools import kafka_broker
 
+    if nodes == 2:
+        raise InvalidInputError("--nodes is 1 or 3 (two nodes cannot keep 2 in-sync replicas through a failure)")
     home = Settings.from_env().home
     with broker_errors():
-        bootstrap = kafka_broker.up(home)
+        bootstrap = kafka_broker.up(home, nodes=nodes)
     out().print(f"kafka broker at {bootstrap}; use it with LEDGER_LOG=kafka://{bootstrap}", soft_wrap=True)
 
 
 @kafka_app.command("down")
 def kafka_down() -> None:
-    """Stop the broker of LEDGER_HOME."""
+    """Stop the broker (or the cluster) of LEDGER_HOME."""
     from devtools import kafka_broker
 
     with broker_errors():

@@ -2,7 +2,8 @@
 
 Its jars come from Maven Central and are cached by version outside the work tree;
 :class:`KafkaBroker` runs one combined KRaft node on 127.0.0.1. ``python -m
-devtools.kafka_broker up|down|status [HOME]`` manages a detached one in ``HOME/kafka``.
+devtools.kafka_broker up|down|status [HOME]`` manages a detached one in ``HOME/kafka``
+(``up --nodes 3``: three nodes, replication 3, in ``HOME/kafka-cluster``; see ``devtools.kafka_cluster``).
 Environment: ``LEDGER_KAFKA_VERSION``, ``LEDGER_CACHE_DIR`` (default
 ``~/.cache/social-care-ledger``), ``JAVA_HOME`` (else ``java`` on PATH), ``LEDGER_HOME`` (CLI).
 """
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -29,8 +31,8 @@ DEFAULT_PORT = 9092
 JVM_FLAGS = ("-Xms64m", "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
              "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
              "-Dlog4j2.shutdownHookEnabled=false")  # else the broker's shutdown goes unlogged
-SETTINGS = {  # one combined node; listeners, quorum voters and log.dirs are added per broker
-    "process.roles": "broker,controller", "node.id": "1",
+SETTINGS = {  # a combined node; node.id, listeners, quorum voters and log.dirs are added per broker
+    "process.roles": "broker,controller",
     "inter.broker.listener.name": "PLAINTEXT", "controller.listener.names": "CONTROLLER",
     "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
     "auto.create.topics.enable": "false",
@@ -58,7 +60,12 @@ def free_port(avoid: int = 0) -> int:
             return port
 
 
-def _bindable(port: int) -> bool:
+def new_cluster_id() -> str:
+    """A cluster id as Kafka's ``random-uuid`` makes one: 16 random bytes, URL-safe base64."""
+    return "A" + base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[1:22]
+
+
+def bindable(port: int) -> bool:
     with socket.socket() as sock, contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the JVM's listener does
         sock.bind(("127.0.0.1", port))
@@ -131,12 +138,17 @@ class KafkaBroker:
 
     def __init__(self, data_dir: Path, port: int | None = None,
                  controller_port: int | None = None, *, version: str | None = None,
-                 detached: bool = False) -> None:
+                 detached: bool = False, node_id: int = 1, voters: str | None = None,
+                 cluster_id: str | None = None, settings: Mapping[str, str] | None = None) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.port = free_port() if port is None else port
         self.controller_port = free_port(self.port) if controller_port is None else controller_port
         self.version = version or kafka_version()
         self.detached = detached  # in its own session: outlives this process and its terminal
+        self.node_id = node_id
+        self.voters = voters  # the quorum, "ID@HOST:PORT,…"; None: this node alone
+        self.cluster_id = cluster_id  # used when the storage is formatted; None: a new one
+        self.settings = dict(settings or {})  # over SETTINGS (a cluster's replication)
         self.pid: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -153,14 +165,21 @@ class KafkaBroker:
     def start(self, timeout: float = 90) -> KafkaBroker:
         """Start the broker; return once clients can list topics, within *timeout* seconds (not
         counting the one-off jar download). Raises :class:`BrokerError` if it dies or is late."""
+        self.launch()
+        return self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Format the storage on the first start, then start the JVM without waiting for it (the
+        nodes of a cluster are launched together: none is ready before a quorum runs)."""
         if _live_pid(self.data_dir) is not None:
             raise BrokerError(f"a broker already runs in {self.data_dir}")
         classpath = str(ensure_jars(self.version) / "*")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config, log = self.data_dir / "server.properties", self.data_dir / "broker.log"
         controller = f"127.0.0.1:{self.controller_port}"
-        settings = {**SETTINGS, "log.dirs": str(self.data_dir / "data"),
-                    "controller.quorum.voters": f"1@{controller}",
+        settings = {**SETTINGS, **self.settings, "node.id": str(self.node_id),
+                    "log.dirs": str(self.data_dir / "data"),
+                    "controller.quorum.voters": self.voters or f"{self.node_id}@{controller}",
                     "listeners": f"PLAINTEXT://{self.bootstrap},CONTROLLER://{controller}",
                     "advertised.listeners": f"PLAINTEXT://{self.bootstrap}"}
         config.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
@@ -172,10 +191,9 @@ class KafkaBroker:
                 f"-Dlog4j2.configurationFile={self.data_dir / 'log4j2.properties'}"]
         try:
             if not (self.data_dir / "data" / "meta.properties").exists():
-                # a cluster id as Kafka's random-uuid makes: 16 random bytes, URL-safe base64
-                cluster_id = "A" + base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[1:22]
                 done = subprocess.run([*java, "kafka.tools.StorageTool", "format", "-t",
-                                       cluster_id, "-c", str(config)], stdin=subprocess.DEVNULL,
+                                       self.cluster_id or new_cluster_id(), "-c", str(config)],
+                                      stdin=subprocess.DEVNULL,
                                       capture_output=True, text=True, check=False)
                 if done.returncode != 0:
                     output = (done.stdout + done.stderr).strip()[-600:]
@@ -189,8 +207,14 @@ class KafkaBroker:
         self.pid = self._process.pid
         (self.data_dir / "broker.pid").write_text(f"{self.pid}\n")
         (self.data_dir / "broker.port").write_text(f"{self.port}\n")
+        (self.data_dir / "controller.port").write_text(f"{self.controller_port}\n")
+
+    def wait_ready(self, timeout: float = 90) -> KafkaBroker:
+        """Wait until the launched broker answers clients; SIGKILL it and raise :class:`BrokerError`
+        if it exits or is not ready within *timeout* seconds."""
+        assert self._process is not None, "launch() first"
         deadline = time.monotonic() + timeout
-        while not _ready(self.port, log):
+        while not _ready(self.port, self.data_dir / "broker.log"):
             code = self._process.poll()
             if code is not None or time.monotonic() > deadline:
                 self.kill()
@@ -249,46 +273,64 @@ class KafkaBroker:
 _STARTED: dict[Path, KafkaBroker] = {}  # brokers up() started in this process, to reap on down()
 
 
-def up(home: Path, timeout: float = 90) -> str:
+def up(home: Path, timeout: float = 90, nodes: int = 1) -> str:
     """Start a detached broker in ``home/kafka`` unless one runs there; return its bootstrap.
 
     Its port is the one it had last time, else 9092, else any port, whichever is free first.
+    ``nodes=3``: a three-node cluster in ``home/kafka-cluster`` instead (``devtools.kafka_cluster``).
     """
+    if nodes != 1:
+        from devtools import kafka_cluster  # it builds on this module
+
+        if nodes != kafka_cluster.NODES:
+            raise BrokerError(f"a cluster has {kafka_cluster.NODES} nodes here, not {nodes}")
+        return kafka_cluster.up(home, max(timeout, 120))
     data_dir = (Path(home) / "kafka").resolve()
-    running = status(home)
+    running = status(home, nodes=1)
     if running is not None:
         return running
     last = 0
     with contextlib.suppress(OSError, ValueError):
         last = int((data_dir / "broker.port").read_text())
-    port = next((p for p in (last, DEFAULT_PORT) if p and _bindable(p)), None) or free_port()
+    port = next((p for p in (last, DEFAULT_PORT) if p and bindable(p)), None) or free_port()
     broker = _STARTED[data_dir] = KafkaBroker(data_dir, port, detached=True)
     return broker.start(timeout).bootstrap
 
 
 def down(home: Path, timeout: float = 30) -> bool:
-    """Stop the broker running in ``home/kafka``; whether there was one."""
+    """Stop the broker running in ``home/kafka`` and the cluster in ``home/kafka-cluster``; whether
+    there was one."""
+    from devtools import kafka_cluster
+
     data_dir = (Path(home) / "kafka").resolve()
     broker = _STARTED.pop(data_dir, None) or KafkaBroker.attach(data_dir)
-    if broker is None or not broker.running:
-        return False
-    broker.stop(timeout)
-    return True
+    single = broker is not None and broker.running
+    if broker is not None and single:
+        broker.stop(timeout)
+    return kafka_cluster.down(home, timeout) or single
 
 
-def status(home: Path) -> str | None:
-    """The bootstrap address of the broker running in ``home/kafka``, or None."""
-    broker = KafkaBroker.attach(Path(home) / "kafka")
-    return None if broker is None else broker.bootstrap
+def status(home: Path, nodes: int | None = None) -> str | None:
+    """The bootstrap of the broker running in ``home/kafka`` (``nodes=1``), of the cluster in
+    ``home/kafka-cluster`` (``nodes=3``), or of either (None); None if not running."""
+    from devtools import kafka_cluster
+
+    broker = KafkaBroker.attach(Path(home) / "kafka") if nodes in (None, 1) else None
+    if broker is not None:
+        return broker.bootstrap
+    return kafka_cluster.status(home) if nodes != 1 else None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.kafka_broker",
-                                     description="A development Kafka broker in HOME/kafka.")
+                                     description="A development Kafka broker in HOME/kafka, or a "
+                                                 "three-node cluster in HOME/kafka-cluster.")
     parser.add_argument("verb", choices=("fetch", "up", "down", "status"))
     parser.add_argument("home", nargs="?", type=Path,
                         default=Path(os.environ.get("LEDGER_HOME") or ".ledger"),
                         help="the ledger's home (default: $LEDGER_HOME, else ./.ledger)")
+    parser.add_argument("--nodes", type=int, choices=(1, 3), default=1,
+                        help="up: one broker (default) or a cluster of three (replication 3, min ISR 2)")
     args = parser.parse_args(argv)
     try:
         if args.verb == "fetch":
@@ -298,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
             bootstrap = status(args.home)
             print(bootstrap or "not running")
             return 0 if bootstrap else 1
-        print(up(args.home) if args.verb == "up" else
+        print(up(args.home, nodes=args.nodes) if args.verb == "up" else
               "stopped" if down(args.home) else "not running")
     except BrokerError as error:
         print(f"kafka broker: {error}", file=sys.stderr)

@@ -111,3 +111,21 @@ def test_the_script_controls_one_broker_from_separate_processes(tmp_path: Path) 
     assert (stopped.returncode, stopped.stdout.strip()) == (0, "stopped")
     after = script("status")
     assert (after.returncode, after.stdout.strip(), status(Path(home))) == (1, "not running", None)
+
+
+def test_up_with_three_nodes_runs_a_replicated_cluster_that_down_stops(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    bootstrap = up(home, nodes=3)
+    try:
+        assert len(bootstrap.split(",")) == 3 and status(home) == bootstrap
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            admin.create_topics({"replicated": {"num_partitions": 1, "replication_factor": 3}}, wait_for_metadata=True)
+            partition = admin.describe_topics(["replicated"])[0]["partitions"][0]
+        finally:
+            admin.close()
+        assert sorted(partition["isr_nodes"]) == [1, 2, 3]
+    finally:
+        stopped = down(home)
+    assert stopped is True and status(home) is None
+    assert not [pid for pid in (home / "kafka-cluster").glob("node*/broker.pid")]
