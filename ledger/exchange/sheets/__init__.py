@@ -15,6 +15,8 @@ kind               a row records                               the export (``exp
 ``staff``           ``staff_joined`` (a name and no left_on) or each staff member active now, with the
                     ``staff_left`` (left_on given)              joining date (names left blank)
 ``training``        ``course_completed``                        courses enrolled in and not completed
+``funding``         ``funding_allocated`` (area, community,     each registered community, its city as
+                    year, amount, source, purpose)              the area, the year's funding so far
 =================  ==========================================  =====================================
 
 Headers are Chinese or English (``Column.zh`` / ``Column.name``, the command's field names, plus a few
@@ -24,8 +26,8 @@ and checked like ``POST /v1/retirees/lookup``: a number nobody has and a retiree
 are both "not found". ID numbers are never logged, put in a URL, or echoed: reports mask them (``***``).
 Columns marked ``info`` are written by exports for the reader and ignored on import; a row whose input
 columns say nothing to record (an adjustment without ``new_amount``, a certification without a date, an
-exported roster line without a name or ``left_on``) is ``skipped``, so an export can be filled in and
-imported as it is (round trip).
+exported roster line without a name or ``left_on``, a funding line without an amount) is ``skipped``, so
+an export can be filled in and imported as it is (round trip).
 
 What is saved (a choice, stated here because it is a promise):
 

@@ -12,6 +12,8 @@ from uuid import UUID
 from ledger.domain.values import (
     AdjustmentReason,
     CertificationMethod,
+    FundingPurpose,
+    FundingSource,
     ServiceType,
     StaffRole,
 )
@@ -102,4 +104,8 @@ SERVICES = choice(ServiceType, {"上门探访": "home_visit", "健康检查": "h
                                 "政策咨询": "policy_consultation", "协助认证": "certification_assistance",
                                 "困难帮扶": "hardship_relief", "应急救助": "emergency_assistance", "其他": "other"})
 ROLES = choice(StaffRole, {"专职": "full_time", "兼职": "part_time", "志愿者": "volunteer"})
-
+SOURCES = choice(FundingSource, {"市级财政": "city", "市级": "city", "区级财政": "district", "区级": "district",
+                                 "省级财政": "province", "省级": "province", "福利彩票公益金": "lottery_welfare_fund",
+                                 "彩票公益金": "lottery_welfare_fund", "其他": "other"})
+PURPOSES = choice(FundingPurpose, {"人员经费": "staff", "场地": "premises", "场地设施": "premises",
+                                   "活动经费": "activities", "健康体检": "health_checks", "其他": "other"})

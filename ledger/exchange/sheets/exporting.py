@@ -29,14 +29,14 @@ class Views(Protocol):
 
 VIEWS: dict[str, tuple[str, ...]] = {
     "certifications": ("directory", "workload"), "adjustments": ("directory", "pensions"), "services": (),
-    "staff": ("training",), "training": ("training",),
+    "staff": ("training",), "training": ("training",), "funding": ("funding",),
 }
 """The views each export reads (a reader waits until they caught up with the log)."""
 
 
 @dataclass(frozen=True)
 class Selection:
-    """What an export lists: ``year`` (certifications, adjustments), the ``community`` or ``city`` asked for,
+    """What an export lists: ``year`` (certifications, adjustments, funding), the ``community`` or ``city`` asked for,
     and ``within``, the caller's scope (``ledger.access.listed_retirees``: ``{"city": ...}``,
     ``{"community": ...}``, or ``{}`` for all). A filter outside the scope selects nothing."""
 
@@ -115,9 +115,18 @@ def _courses(views: Views, selection: Selection, language: Language) -> list[dic
             if course not in member.get("completed", {})]
 
 
+def _funding(views: Views, selection: Selection, language: Language) -> list[dict[str, Any]]:
+    """Each registered community in scope, the agency of its city as the area, and the year's funding so far."""
+    totals = {row.key: row.data.get("total") for row in views.rows("funding", "funding")}
+    found = sorted((row.data["code"], row.data.get("city")) for row in views.rows("funding", "community")
+                   if selection.admits(row.data.get("city"), row.data["code"]))
+    return [{"area": city, "community": code, "city": city, "year": selection.year,
+             "funded_in_year": totals.get(f"{code}|{selection.year:04d}", "0")} for code, city in found]
+
+
 EXPORTS: dict[str, Callable[[Views, Selection, Language], list[dict[str, Any]]]] = {
     "certifications": _certifications, "adjustments": _adjustments, "services": lambda *_: [],
-    "staff": _roster, "training": _courses,
+    "staff": _roster, "training": _courses, "funding": _funding,
 }
 
 
@@ -137,6 +146,6 @@ def export_sheet(kind: Kind, views: Views, selection: Selection, fmt: tables.For
 
 def file_name(kind: Kind, selection: Selection, fmt: tables.Format) -> str:
     """A download name: ``adjustments-2025-Changsha.xlsx`` (ASCII: codes, year; a city as given)."""
-    parts = [kind.name, *([str(selection.year)] if kind.name in ("certifications", "adjustments") else []),
+    parts = [kind.name, *([str(selection.year)] if kind.name in ("certifications", "adjustments", "funding") else []),
              *(p for p in (selection.city, selection.community) if p)]
     return re.sub(r"[^A-Za-z0-9_.-]", "_", "-".join(parts)) + f".{fmt}"

@@ -107,13 +107,13 @@ def _resolve(ledger: Ledger, principal: Principal | None, id_number: str, named:
 
 def _refusal(lay: Layout, row: Row, error: LedgerError) -> RowResult:
     """The row refused by ``error``, pointing at the column the refusal concerns when one does."""
-    target = "id_number" if row.id_number is not None else "retiree_id" if lay.kind.by_retiree else "community"
+    target = "id_number" if row.id_number is not None else "retiree_id" if lay.kind.by_retiree else lay.kind.owner
     name = ""
     if isinstance(error, RuleViolationError):
         name = lay.kind.blame.get(error.rule, "")
         if error.rule == "date_in_future":
             name = _past_day_field(type(row.command))
-        elif error.rule in ("retiree_deceased", "community_registered"):
+        elif not name and error.rule in ("retiree_deceased", "community_registered"):
             name = target
         problem = f"{error.detail} (rule {error.rule})"
     elif isinstance(error, AccessDeniedError | NotFoundError):

@@ -12,9 +12,11 @@ from ledger.domain.values import AdjustmentReason
 from ledger.errors import InvalidInputError
 from ledger.exchange.sheets.cells import (
     METHODS,
+    PURPOSES,
     REASONS,
     ROLES,
     SERVICES,
+    SOURCES,
     amount,
     day,
     flag,
@@ -63,6 +65,8 @@ class Kind:
     command: Callable[[Mapping[str, Any]], type | None]
     defaults: Mapping[str, Any] = field(default_factory=dict)
     blame: Mapping[str, str] = field(default_factory=dict)
+    owner: str = "community"
+    """The column a refusal for access or an unknown stream points at when the kind is not by retiree."""
 
     @property
     def by_retiree(self) -> bool:
@@ -122,6 +126,13 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
         Column("enrolled_on", "报名日期", info=True), Column("completed_on", "结业日期", day, required=True),
     ), lambda values: c.CompleteCourse if "completed_on" in values else None,
         blame={"staff_known": "staff_id", "course_offered": "course", "course_enrolled": "course"}),
+    Kind("funding", "Funding allocated to communities (社区经费拨付)", (
+        Column("area", "拨款地区", required=True, aliases=("地区",)), COMMUNITY, CITY,
+        Column("year", "年度", integer, required=True), Column("funded_in_year", "本年已拨付", info=True),
+        Column("amount", "拨付金额", amount, required=True, aliases=("金额",)),
+        Column("source", "资金来源", SOURCES, required=True), Column("purpose", "资金用途", PURPOSES, required=True),
+    ), lambda values: c.AllocateFunding if "amount" in values else None,
+        blame={"funding_within_area": "area", "community_registered": "community"}, owner="area"),
 )}
 
 

@@ -217,6 +217,35 @@ def test_a_training_list_is_exported_filled_in_and_imported(world: World, fmt: t
     assert world.export("training", "home", fmt, lang)[1] == []  # nothing left outstanding
 
 
+@pytest.mark.parametrize(("fmt", "lang"), ROUND_TRIPS)
+def test_a_funding_list_is_exported_filled_in_and_imported(world: World, fmt: tables.Format, lang: str) -> None:
+    header, rows = world.export("funding", "agency", fmt, lang, year=YEAR)
+    area, code = position("funding", "area"), position("funding", "community")
+    funded = position("funding", "funded_in_year")
+    assert [(row[area], row[code], row[funded]) for row in rows] == [(CITY, OTHER, "0"), (CITY, HOME, "0")]
+    filled = [fill("funding", header, rows[0], amount="12,000.00", source="市级财政" if lang == "zh" else "city",
+                   purpose="staff"), rows[1]]
+    body = answered(world.send("funding", "agency", sheet(header, filled, fmt), fmt))
+    assert [(r["outcome"], r["id"]) for r in body["results"]] == [("appended", OTHER), ("skipped", None)]
+    _, again = world.export("funding", "agency", fmt, lang, year=YEAR)
+    assert [(row[code], row[funded]) for row in again] == [(OTHER, "12000.00"), (HOME, "0")]
+
+
+def test_funding_rows_outside_the_agencys_area_or_for_unknown_communities_are_refused(world: World) -> None:
+    before = world.head()
+    header = ["拨款地区", "社区编码", "年度", "拨付金额", "资金来源", "资金用途"]
+    body = answered(world.send("funding", "agency", sheet(header, [
+        [CITY, HOME, "2026", "5000", "福利彩票公益金", "活动经费"],
+        ["Zhuzhou", HOME, "2026", "5000", "city", "staff"],
+        [CITY, "CS-XX-999", "2026", "5000", "city", "staff"]])))
+    assert [(r["row"], r["status"], r["column"]) for r in body["results"]] == [
+        (2, 201, None), (3, 403, "拨款地区"), (4, 422, "社区编码")]
+    assert body["results"][2]["type"] == PROBLEMS + "rule/community_registered"
+    community = answered(world.send("funding", "home", sheet(header, [[CITY, HOME, "2026", "5000", "city", "staff"]])))
+    assert community["results"][0]["status"] == 403
+    assert world.head() == before + 1
+
+
 # ---- bad rows, bad files ---------------------------------------------------------------------------------------
 
 ADJUSTMENTS_ZH = ["退休人员编号", "身份证号码", "调整前月养老金", "调整后月养老金", "生效月份", "调整原因"]
