@@ -7,6 +7,7 @@ page's figures are read from ``data-value`` attributes and from the ECharts inst
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -130,6 +131,49 @@ def assert_overview_shows(page: Page, data: dict[str, Rows], service_type: str =
     assert adjustments["adjustments_sum"] == [float(cents) for cents in summed(
         data["pensions"], "month", lambda r: Decimal(r["adjustments_sum"]))]
     assert chart(page, "chart-funding")["series"] == per_community(data["funding"], "year", "total")
+    assert table_values(page, "communities") == expected_communities(work)
+    assert list(table_values(page, "lowest").items()) == list(expected_lowest(ratings).items())
+
+
+def table_values(page: Page, table: str) -> dict[str, list[str]]:
+    """Per ``data-community`` row: each cell's ``data-value`` (or its text), without the first (the name)."""
+    lines: list[list[str]] = page.eval_on_selector_all(f"#{table} tbody tr", """trs => trs.map(tr =>
+        [tr.dataset.community, ...[...tr.cells].slice(1).map(td => td.dataset.value ?? td.textContent)])""")
+    return {line[0]: line[1:] for line in lines}
+
+
+def js_number(value: float) -> str:
+    """How JavaScript's String() writes a number (``2.0`` is "2")."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def expected_communities(work: Rows) -> dict[str, list[str]]:
+    by_community: dict[str, Rows] = defaultdict(list)
+    for row in work:
+        by_community[row["community"]].append(row)
+    expected = {}
+    for community, own in by_community.items():
+        end = max(own, key=lambda r: r["month"])
+        expected[community] = [end["city"], *(js_number(end[f]) for f in (
+            "retirees_managed", "full_time_staff", "retirees_per_full_time_staff", "turnover")), *(
+            js_number(sum(r[f] for r in own)) for f in (
+                "transfers_in", "transfers_out", "services_total", "service_minutes", "training_hours"))]
+    return expected
+
+
+def expected_lowest(ratings: Rows) -> dict[str, list[str]]:
+    """The five communities with the lowest mean of all their ratings: count, mean (two places), distribution."""
+    by_community: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SCORES, 0))
+    for row in ratings:
+        for score in SCORES:
+            by_community[row["community"]][score] += row["distribution"][score]
+    means = {community: sum(int(s) * n for s, n in dist.items()) / sum(dist.values())
+             for community, dist in by_community.items() if sum(dist.values())}
+    city = {row["community"]: row["city"] for row in ratings}
+    lowest = sorted(means, key=lambda community: (means[community], community))[:5]
+    return {community: [city[community], str(sum(by_community[community].values())),
+                        js_number(math.floor(means[community] * 100 + 0.5) / 100),
+                        " / ".join(str(by_community[community][s]) for s in SCORES)] for community in lowest}
 
 
 def test_signing_in_keeps_the_token_in_the_tab_session_only(page: Page, site: Site) -> None:
@@ -323,11 +367,13 @@ def test_a_retiree_page_shows_the_history_the_state_as_of_a_date_and_its_proof(p
     sign_in(page, site)
     page.click("#nav-find")
     settled(page)
+    assert page.is_visible("#f-city") and not page.is_visible("#f-service_type")
     first = site.get("auditor", "/v1/retirees", limit=1)["retirees"][0]["retiree_id"]
     assert page.get_attribute("#directory tbody tr:first-child a", "data-retiree") == first
     page.click(f"#directory a[data-retiree='{first}']")
     settled(page)
     assert query(page) == {"view": "retiree", "retiree": first}
+    assert not page.is_visible("#filters"), "a retiree's page has no overview filters"
 
     history = site.get("auditor", f"/v1/retirees/{first}/history", limit=1000)
     timeline = page.eval_on_selector_all("#timeline tbody tr", """trs => trs.map(tr =>

@@ -83,8 +83,11 @@ function fillFilters(s) {
 
 function statusLine(data) {
   const views = Object.entries(data).filter(([, answer]) => answer && answer.position !== undefined);
-  $("#status").innerHTML = views.map(([view, a]) => `<span data-view="${view}" data-position="${a.position}"
-    data-lag="${a.lag}">${esc(view)}: ${esc(t("position"))} ${a.position} · ${esc(t("lag"))} ${a.lag}</span>`).join(" | ");
+  const uniform = new Set(views.map(([, a]) => `${a.position}|${a.lag}`)).size === 1;
+  const line = (a) => `${esc(t("position"))} ${a.position} · ${esc(t("lag"))} ${a.lag}`;
+  const spans = views.map(([view, a]) => `<span data-view="${view}" data-position="${a.position}" data-lag="${a.lag}"
+    ${uniform ? "hidden" : ""}>${esc(view)}: ${line(a)}</span>`);
+  $("#status").innerHTML = uniform ? `${line(views[0][1])} (${esc(t("all_views"))})${spans.join("")}` : spans.join(" | ");
 }
 
 async function cached(key, loader) {

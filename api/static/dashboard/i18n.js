@@ -10,7 +10,7 @@ const LABELS = {
     signed_out: "已退出。",
     city: "城市", community: "社区", month_from: "起始月份", month_to: "截止月份", service_type: "服务类型",
     all: "全部", apply: "应用", reset: "清除",
-    loading: "正在加载……", failed: "加载失败", position: "视图位置", lag: "滞后",
+    loading: "正在加载……", failed: "加载失败", position: "视图位置", lag: "滞后", all_views: "所有视图",
     kpi_managed: "在管退休人员（期末月）", kpi_staff: "专职人员（期末月）", kpi_transfers_in: "转入",
     kpi_transfers_out: "转出", kpi_services: "服务次数", kpi_minutes: "服务时长（分钟）",
     kpi_training_hours: "培训学时", kpi_ratings: "满意度评价数", kpi_pension: "养老金月发放总额（期末月，元）",
@@ -75,7 +75,7 @@ const LABELS = {
     signed_out: "Signed out.",
     city: "City", community: "Community", month_from: "From month", month_to: "To month", service_type: "Service type",
     all: "All", apply: "Apply", reset: "Clear",
-    loading: "Loading…", failed: "Could not load", position: "view position", lag: "lag",
+    loading: "Loading…", failed: "Could not load", position: "view position", lag: "lag", all_views: "every view",
     kpi_managed: "Retirees managed (last month)", kpi_staff: "Full-time staff (last month)", kpi_transfers_in: "Transfers in",
     kpi_transfers_out: "Transfers out", kpi_services: "Services", kpi_minutes: "Service minutes",
     kpi_training_hours: "Training hours", kpi_ratings: "Satisfaction ratings", kpi_pension: "Pension roll (last month, CNY)",
@@ -152,5 +152,5 @@ export function setLanguage(lang) {
 export const language = () => current;
 export const t = (key) => LABELS[current][key] ?? key;
 
-/** A community as people name it: its name in Chinese, its code (and city) in English. */
-export const communityLabel = (row) => (current === "zh" ? `${row.name}` : `${row.community} (${row.city})`);
+/** A community as people name it: its name in Chinese, its code in English (short enough for a legend). */
+export const communityLabel = (row) => (current === "zh" ? row.name : row.community);

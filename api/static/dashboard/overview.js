@@ -4,7 +4,7 @@
 
 import { projection } from "./api.js";
 import { axisOf, draw, option, perCommunity, summed, summedMoney } from "./charts.js";
-import { cell, esc, table, text } from "./html.js";
+import { cell, coded, esc, fmt, table, text } from "./html.js";
 import { communityLabel, t } from "./i18n.js";
 
 const VIEWS = ["workload", "pensions", "standards", "compliance", "training", "funding"];
@@ -29,9 +29,9 @@ const label = (row) => communityLabel(row);
 const sum = (rows, field) => rows.reduce((n, row) => n + Number(field(row)), 0);
 const last = (rows, key) => axisOf(rows, key).at(-1);
 
-function card(id, labelKey, value, note = "") {
+function card(id, labelKey, value, note = "", kind = undefined) {
   return `<div class="card" id="kpi-${id}"><div class="label">${esc(t(labelKey))}${note ? ` · ${esc(note)}` : ""}</div>
-    <div class="figure" data-value="${esc(value ?? "")}">${esc(value === null ? "—" : value.toLocaleString())}</div></div>`;
+    <div class="figure" data-value="${esc(value ?? "")}">${esc(fmt(value, kind))}</div></div>`;
 }
 
 function kpis(data, serviceType) {
@@ -52,7 +52,7 @@ function kpis(data, serviceType) {
     ${card("minutes", "kpi_minutes", sum(work, (r) => r.service_minutes))}
     ${card("training-hours", "kpi_training_hours", sum(work, (r) => r.training_hours))}
     ${card("ratings", "kpi_ratings", sum(data.satisfaction.rows, (r) => r.count))}
-    ${card("pension", "kpi_pension", roll.length ? (rollCents / 100).toFixed(2) : null, pensionMonth)}
+    ${card("pension", "kpi_pension", roll.length ? (rollCents / 100).toFixed(2) : null, pensionMonth, "money")}
     ${card("adjustments", "kpi_adjustments", sum(data.pensions.rows, (r) => r.adjustments))}
   </div>`;
 }
@@ -63,7 +63,7 @@ function communitiesTable(rows) {
   const lines = [...byCommunity.values()]
     .map((own) => ({ own, end: own.reduce((a, b) => (b.month > a.month ? b : a)) }))
     .sort((a, b) => (a.end.city + a.end.community < b.end.city + b.end.community ? -1 : 1))
-    .map(({ own, end }) => `<tr data-community="${esc(end.community)}">${text(label(end))}${text(t(end.city))}
+    .map(({ own, end }) => `<tr data-community="${esc(end.community)}">${text(label(end))}${coded(end.city, t(end.city))}
       ${cell(end.retirees_managed)}${cell(end.full_time_staff)}${cell(end.retirees_per_full_time_staff)}
       ${cell(end.turnover, "share")}${cell(sum(own, (r) => r.transfers_in))}${cell(sum(own, (r) => r.transfers_out))}
       ${cell(sum(own, (r) => r.services_total))}${cell(sum(own, (r) => r.service_minutes))}
@@ -88,7 +88,7 @@ export function lowestRated(rows, shown = 5) {
 
 function lowestTable(rows) {
   const lines = lowestRated(rows).map((e) => `<tr data-community="${esc(e.row.community)}">${text(label(e.row))}
-    ${text(t(e.row.city))}${cell(e.count)}${cell(Math.round(e.mean * 100) / 100)}
+    ${coded(e.row.city, t(e.row.city))}${cell(e.count)}${cell(Math.round(e.mean * 100) / 100)}
     ${text(SCORES.map((s) => e.dist[s]).join(" / "))}</tr>`);
   return table("lowest", ["col_community", "col_city", "col_ratings", "col_mean", "col_distribution"], lines);
 }
@@ -97,7 +97,7 @@ function complianceTable(rows, all) {
   const kind = (r) => (r.met === null ? "unjudged" : r.met ? "met" : "unmet");
   const lines = (all ? rows : rows.slice(0, COMPLIANCE_SHOWN)).map((r) => `<tr class="${kind(r)}">
     ${text(label(r))}${text(r.period)}${text(r.standard)}${text(t(r.indicator))}${text(t(r.direction))}
-    ${cell(r.threshold, "money")}${cell(r.value)}${cell(r.met)}${cell(r.shortfall)}${cell(r.standard_version)}</tr>`);
+    ${cell(r.threshold, "plain")}${cell(r.value)}${cell(r.met)}${cell(r.shortfall, "share")}${cell(r.standard_version)}</tr>`);
   return table("compliance", ["col_community", "col_period", "col_standard", "col_indicator", "col_direction", "col_threshold",
     "col_value", "col_met", "col_shortfall", "col_version"], lines);
 }

@@ -80,7 +80,7 @@ function stateFacts(id, state) {
 }
 
 function timeline(entries) {
-  const lines = entries.map((e) => `<tr data-seq="${e.seq}">${cell(e.seq)}${cell(e.version)}${text(t(e.type))}
+  const lines = entries.map((e) => `<tr data-seq="${e.seq}">${cell(e.seq, "plain")}${cell(e.version, "plain")}${text(t(e.type))}
     <td><code>${esc(JSON.stringify(e.data))}</code></td>${text(e.recorded_by)}${text(e.timestamp)}
     <td class="hash" title="${esc(e.hash)}">${esc(e.hash.slice(0, 12))}…</td></tr>`);
   return table("timeline", ["col_seq", "version", "col_type", "col_data", "col_by", "col_recorded", "col_hash"], lines);
@@ -93,7 +93,7 @@ async function verification(data) {
   if (data.verify.refused) return `<p id="verify-status" class="alert" data-ok="">${esc(t("auditors_only"))}</p>`;
   const v = data.verify;
   let html = mark("verify-status", v.ok, `${t("verify_chain")}: ${t(v.ok ? "verify_ok" : "verify_bad")}`)
-    + facts("verify-facts", [["checked", v.checked], ["head", v.head], ["checkpoints", v.checkpoints],
+    + facts("verify-facts", [["checked", v.checked], ["head", v.head, "plain"], ["checkpoints", v.checkpoints],
       ["first_bad_seq", v.first_bad_seq], ["reason", v.reason]]);
   const c = data.checkpoint;
   if (c.refused) return `${html}<p id="checkpoint-none">${esc(t("no_checkpoint"))}</p>`;
@@ -103,8 +103,8 @@ async function verification(data) {
   if (!data.proof || data.proof.refused) return html;
   const leaf = await leafMatches(data.proved.hash, data.proof);
   const root = await rootMatches(data.proof, c.root_hash);
-  return `${html}<h3>${esc(t("inclusion"))}</h3>` + facts("inclusion-facts", [["proved_event", data.proved.seq],
-    ["leaf_index", data.proof.leaf_index], ["tree_size", data.proof.tree_size],
+  return `${html}<h3>${esc(t("inclusion"))}</h3>` + facts("inclusion-facts", [["proved_event", data.proved.seq, "plain"],
+    ["leaf_index", data.proof.leaf_index, "plain"], ["tree_size", data.proof.tree_size],
     ["path_length", data.proof.audit_path.length]]) + mark("inclusion-leaf", leaf, t("leaf_matches"))
     + mark("inclusion-root", root, t("root_matches"));
 }
