@@ -41,6 +41,10 @@ def _format(given: str | None, output: Path | None) -> tables.Format:
     return "csv" if given == "csv" else "xlsx"
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _problems(title: str, rows: list[tuple[int, str, str]]) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("row", justify="right", no_wrap=True)
@@ -60,8 +64,11 @@ def sheets_import(
     idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", help="Row N is keyed KEY#N: the same "
                                                         "file again with the same key appends nothing.")] = None,
 ) -> None:
-    """Decide every row of FILE by the ledger's rules and save the good ones; a file with malformed cells
-    (unknown header, bad date, not a number ...) saves nothing."""
+    """Decide every row of FILE by the ledger's rules and save the good ones.
+
+    A file with malformed cells (an unknown header, a bad date, not a number ...) saves nothing.
+
+    Refused rows or cells are printed as a table of row, column and problem; the exit code is then 1."""
     chosen = sheets.kind_of(str(kind.value))
     fmt = tables.format_of(file.name, None)
     report_fmt = None if report is None else tables.format_of(report.name, None)
@@ -71,7 +78,7 @@ def sheets_import(
             judged = sheets.import_sheet(services.ledger, chosen, data, fmt, cmd.Context(principal=PRINCIPAL),
                                          idempotency_key=idempotency_key)
         except sheets.SheetRefusedError as refused:
-            out().print(_problems(f"{file.name}: refused, nothing saved ({refused.count} problems)",
+            out().print(_problems(f"{file.name}: refused, nothing saved ({_count(refused.count, 'problem')})",
                                   [(p.row, p.column, p.problem) for p in refused.problems]))
             if report is not None and report_fmt is not None:
                 report.write_bytes(sheets.refused_report(chosen, refused, report_fmt))
@@ -80,13 +87,14 @@ def sheets_import(
         services.settle()
     refused_rows = judged.refused
     if refused_rows:
-        out().print(_problems(f"{file.name}: {len(refused_rows)} rows refused",
+        out().print(_problems(f"{file.name}: {_count(len(refused_rows), 'row')} refused",
                               [(r.row, r.column, r.problem) for r in refused_rows]))
     if report is not None and report_fmt is not None:
         report.write_bytes(sheets.judged_report(judged, report_fmt))
         err().print(f"error sheet written to {report}", soft_wrap=True)
-    out().print(f"{len(judged.results)} rows: {judged.count('appended')} appended, {judged.count('replayed')} "
-                f"already present, {judged.count('skipped')} with nothing to record, {len(refused_rows)} refused",
+    out().print(f"{_count(len(judged.results), 'row')}: {judged.count('appended')} appended, "
+                f"{judged.count('replayed')} already present, {judged.count('skipped')} with nothing to record, "
+                f"{len(refused_rows)} refused",
                 soft_wrap=True)
     if refused_rows:
         raise typer.Exit(1)
@@ -118,4 +126,4 @@ def sheets_export(
         target.write_bytes(content)
     except OSError as error:
         raise InvalidInputError(f"cannot write {target}: {error.strerror}") from None
-    out().print(f"wrote {rows} rows of {chosen.name} to {target}", soft_wrap=True)
+    out().print(f"wrote {_count(rows, 'row')} of {chosen.name} to {target}", soft_wrap=True)
