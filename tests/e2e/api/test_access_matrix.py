@@ -96,6 +96,7 @@ READS: dict[str, tuple[int, ...]] = {
     "health":                      (200,      200,       200,       200,       200,     200,    200,  200,    200),
     "metrics":                     (200,      200,       200,       200,       200,     200,    200,  200,    200),
     "openapi":                     (200,      200,       200,       200,       200,     200,    200,  200,    200),
+    "sheet_export":                (200,      200,       200,       200,       200,     200,    401,  401,    401),
 }
 
 
@@ -316,7 +317,8 @@ def test_the_tables_cover_every_endpoint_of_the_api(world: World) -> None:
         "GET /v1/audit/proof/inclusion", "GET /v1/audit/proof/consistency", "GET /v1/audit/checkpoints/latest",
         "GET /v1/audit/checkpoint", "POST /v1/batches", "POST /v1/agencies/{area}/events", "GET /v1/agencies/{area}",
         "GET /v1/agencies/{area}/history", "GET /v1/projections/compliance", "GET /v1/projections/training",
-        "GET /v1/projections/funding", "GET /v1/retirees", "POST /v1/retirees/lookup",
+        "GET /v1/projections/funding", "GET /v1/retirees", "POST /v1/retirees/lookup", "GET /v1/sheets/{kind}",
+        "POST /v1/sheets/{kind}",
     }
     assert operations == covered
     assert set(WRITE_CASES) == set(WRITES)
@@ -404,6 +406,7 @@ READ_PATHS: dict[str, Callable[[World], str]] = {
     "health": lambda w: "/health",
     "metrics": lambda w: "/metrics",  # public, as /health: counts and lags, no personal data
     "openapi": lambda w: "/openapi.json",
+    "sheet_export": lambda w: "/v1/sheets/adjustments?format=csv",
 }
 
 
@@ -415,6 +418,30 @@ def test_read(world: World, case: str, caller: str, expected: int) -> None:
     if expected != 200:
         assert_problem(response, expected)
     assert world.server.head() == before
+
+
+# ---- spreadsheets: a file of one row, decided per row as its own endpoint would ---------------------------
+
+#                          agency     agency     community  community
+#                          Changsha   Zhuzhou    own        other      auditor  viewer  none  garbage revoked
+SHEET_IMPORT: tuple[int | None, ...] = (403, 403, 201,      403,       None,    None,   None, None,   None)
+"""The row's status in ``POST /v1/sheets/certifications`` (None: the request itself is refused, 403 or 401)."""
+
+
+@pytest.mark.parametrize(("caller", "expected"), list(zip(CALLERS, SHEET_IMPORT, strict=True)))
+def test_sheet_import(world: World, caller: str, expected: int | None) -> None:
+    content = f"retiree_id,year,method,certified_on\r\n{world.managed()},2024,in_person,2024-02-01\r\n".encode()
+    before = world.server.head()
+    response = world.http.post("/v1/sheets/certifications", content=content,
+                               headers={**world.tokens.headers(caller), "Content-Type": "text/csv"})
+    if expected is None:
+        status = 403 if caller in ("auditor", "viewer") else 401
+        assert response.status_code == status, response.text
+        assert_problem(response, status)
+    else:
+        assert response.status_code == 200, response.text
+        assert [r["status"] for r in response.json()["results"]] == [expected]
+    assert world.server.head() == before + (expected == 201)
 
 
 # ---- finding retirees: the directory in each caller's scope, lookup by ID number ----------------------
