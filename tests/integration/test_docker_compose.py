@@ -1,4 +1,5 @@
-"""docker-compose.yml cannot run here (no Docker engine); parse it and check what it promises."""
+"""docker-compose.yml cannot run here (no Docker engine); parse it and check what it promises (issue 10's shape:
+three KRaft brokers with replication 3 and min ISR 2, PostgreSQL, the writer, a read API and two workers)."""
 
 from __future__ import annotations
 
@@ -8,37 +9,79 @@ from typing import Any
 import yaml
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
+BROKERS = ("kafka-1", "kafka-2", "kafka-3")
+LEDGER_SERVICES = {"writer": "ledger serve", "reader": "ledger serve", "worker-1": "ledger projections run",
+                   "worker-2": "ledger projections run"}
+LOG = "kafka://kafka-1:9092,kafka-2:9092,kafka-3:9092"
 
 
 def compose() -> dict[str, Any]:
     return yaml.safe_load(COMPOSE.read_text())  # type: ignore[no-any-return]
 
 
-def test_it_runs_kafka_the_api_writer_and_a_projection_worker() -> None:
-    assert set(compose()["services"]) == {"kafka", "api", "projections"}
+def healthy(service: dict[str, Any]) -> set[str]:
+    """The services this one waits for until they are healthy."""
+    return {name for name, when in service["depends_on"].items() if when == {"condition": "service_healthy"}}
 
 
-def test_kafka_is_the_official_4x_image_in_kraft_single_node_mode_with_a_healthcheck() -> None:
-    kafka = compose()["services"]["kafka"]
-    image, tag = kafka["image"].split(":")
-    assert image == "apache/kafka" and tag.startswith("4.")
-    env = kafka["environment"]
-    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
-    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:9093"
-    assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "1"
-    assert env["CLUSTER_ID"]
-    assert "kafka-broker-api-versions.sh" in " ".join(kafka["healthcheck"]["test"])
-    assert any(volume.startswith("kafka-data:") for volume in kafka["volumes"])
+def test_it_runs_three_brokers_postgresql_the_writer_a_read_api_and_two_workers() -> None:
+    assert set(compose()["services"]) == {*BROKERS, "postgres", *LEDGER_SERVICES}
 
 
-def test_the_api_and_worker_use_the_kafka_backend_and_named_volumes() -> None:
+def test_the_brokers_are_one_kraft_quorum_of_the_official_4x_image_with_replication_3_and_min_isr_2() -> None:
+    services = compose()["services"]
+    envs = [services[name]["environment"] for name in BROKERS]
+    voters = "1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"
+    for n, (name, env) in enumerate(zip(BROKERS, envs, strict=True), 1):
+        broker = services[name]
+        image, tag = broker["image"].split(":")
+        assert image == "apache/kafka" and tag.startswith("4.")
+        assert (env["KAFKA_NODE_ID"], env["KAFKA_ADVERTISED_LISTENERS"]) == (str(n), f"PLAINTEXT://{name}:9092")
+        assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+        assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == voters
+        assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
+        assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "3"
+        assert env["KAFKA_MIN_INSYNC_REPLICAS"] == env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == "2"
+        assert env["KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE"] == "false"
+        assert "kafka-broker-api-versions.sh" in " ".join(broker["healthcheck"]["test"])
+        assert broker["volumes"] == [f"{name}-data:/var/lib/kafka/data"]
+    assert len({env["CLUSTER_ID"] for env in envs}) == 1 and envs[0]["CLUSTER_ID"]
+
+
+def test_postgresql_holds_the_views_of_every_ledger_service() -> None:
+    services = compose()["services"]
+    postgres = services["postgres"]
+    assert postgres["image"].startswith("postgres:") and "pg_isready" in " ".join(postgres["healthcheck"]["test"])
+    env = postgres["environment"]
+    url = f"postgresql://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}@postgres:5432/{env['POSTGRES_DB']}"
+    for name in LEDGER_SERVICES:
+        assert services[name]["environment"]["LEDGER_VIEWS"] == url
+        assert "postgres" in healthy(services[name])
+
+
+def test_each_ledger_service_runs_its_command_on_the_replicated_log_with_its_own_home() -> None:
     doc = compose()
-    for name, verb in (("api", "ledger serve"), ("projections", "ledger projections run")):
+    homes = set()
+    for name, verb in LEDGER_SERVICES.items():
         service = doc["services"][name]
-        assert service["environment"]["LEDGER_LOG"] == "kafka://kafka:9092"
-        assert verb in service["command"] and "--log kafka://kafka:9092" in service["command"]
-        assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
+        env = service["environment"]
+        assert verb in service["command"] and f"--log {LOG}" in service["command"]
+        assert env["LEDGER_LOG"] == LOG
+        assert (env["KAFKA_REPLICATION_FACTOR"], env["KAFKA_MIN_INSYNC_REPLICAS"]) == ("3", "2")
         named = {volume.split(":")[0] for volume in service["volumes"] if not volume.startswith("./")}
-        assert named <= set(doc["volumes"])
-        assert service["environment"]["LEDGER_HOME"].startswith("/data/")
-    assert doc["services"]["api"]["ports"] == ["8000:8000"]
+        assert named <= set(doc["volumes"]) and "ledger-keys" in named  # one data key for every reader of the log
+        assert env["LEDGER_HOME"] == f"/data/{name}" and f"{name}-data:/data/{name}" in service["volumes"]
+        homes.add(env["LEDGER_HOME"])
+    assert len(homes) == len(LEDGER_SERVICES)
+
+
+def test_the_writer_waits_for_every_broker_and_the_others_for_the_writer() -> None:
+    services = compose()["services"]
+    writer = services["writer"]
+    assert healthy(writer) == {*BROKERS, "postgres"}
+    assert "pip install" in writer["command"] and "/health" in " ".join(writer["healthcheck"]["test"])
+    for name in ("reader", "worker-1", "worker-2"):
+        assert healthy(services[name]) == {"writer", "postgres"}
+        assert services[name]["command"].startswith("/venv/bin/ledger ")  # the writer installed it
+    assert (writer["ports"], services["reader"]["ports"]) == (["8000:8000"], ["8001:8000"])
+    assert "ports" not in services["worker-1"] and "ports" not in services["worker-2"]
