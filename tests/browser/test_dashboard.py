@@ -10,13 +10,20 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from playwright.sync_api import Page
 
+from api.main import create_app
+from devtools.demo import generate
+from ledger.config import Settings
+from runtime.bootstrap import opened
 from tests.browser.conftest import Site, artifacts, chart, settled, sign_in
+from tests.e2e.conftest import serving
 
 pytestmark = pytest.mark.browser
 
@@ -267,6 +274,26 @@ def test_an_agency_finds_its_city_retirees_and_is_told_verification_is_for_audit
     assert "403" in (page.text_content("#verify-status") or "")
 
 
+def test_a_lookup_by_id_number_opens_the_retiree_without_the_number_in_any_url(page: Page, site: Site) -> None:
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    sign_in(page, site, "agency_cs", query="?view=find")
+    chosen = site.get("agency_cs", "/v1/retirees", limit=2)["retirees"][1]["retiree_id"]
+    id_number = site.get("agency_cs", f"/v1/retirees/{chosen}")["id_number"]
+    assert len(id_number) == 18, "an agency reads the ID numbers of its city's retirees"
+    page.fill("#id-number", "430104195805121226")  # a valid number that no retiree has
+    page.click("#lookup-form button[type=submit]")
+    page.wait_for_selector("#lookup-message:not([hidden])")
+    assert text(page, "#lookup-message").startswith("未找到")
+    page.fill("#id-number", id_number)
+    page.click("#lookup-form button[type=submit]")
+    page.wait_for_url(f"**retiree={chosen}")
+    settled(page)
+    assert text(page, "#panel-retiree h2 code") == chosen
+    assert page.get_attribute("#state-now [data-field=id_number]", "data-value") == id_number
+    assert all(id_number not in url for url in [*requested, page.url])
+
+
 def test_labels_are_chinese_first_and_switch_to_english(page: Page, site: Site) -> None:
     sign_in(page, site, query="?month_from=2024-07&month_to=2026-06")  # overview-zh.png is docs/dashboard.png
     figures = {kpi: figure(page, kpi) for kpi in ("managed", "services", "pension")}
@@ -413,3 +440,21 @@ def test_a_retiree_page_shows_the_history_the_state_as_of_a_date_and_its_proof(p
     settled(page)
     assert text(page, "#panel-timeline h2").startswith("Timeline")
     assert page.get_attribute("#state-as-of [data-field=version]", "data-value") == str(past["version"])
+
+
+def test_under_make_run_any_text_signs_in(page: Page, tmp_path: Path) -> None:
+    """``make run`` serves in development mode (no tokens): the README says any text signs in."""
+    home = tmp_path / "home"
+    with opened(Settings(home=home)) as services:
+        generate(services.ledger, retirees=20, seed=3)
+        services.settle()
+    with serving(create_app(dev_mode=True), home) as server:
+        page.goto(f"{server.url}/dashboard")
+        page.fill("#token", "dev")
+        page.click("#signin-form button[type=submit]")
+        settled(page)
+        answer = httpx.get(f"{server.url}/v1/projections/workload", params={"limit": 1000}).json()
+        assert answer["next_cursor"] is None
+        managed = answer["rows"]
+        last = max(row["month"] for row in managed)
+        assert figure(page, "managed") == str(sum(row["retirees_managed"] for row in managed if row["month"] == last))
