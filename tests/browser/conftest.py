@@ -105,7 +105,7 @@ class Errors:
 
 @pytest.fixture
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")  # type: ignore[arg-type]
     opened_page = context.new_page()
     errors = Errors()
     opened_page.on("pageerror", lambda error: errors.seen.append(str(error)))

@@ -10,6 +10,7 @@ export function fmt(value, kind) {
   if (value === null || value === undefined || value === "") return "—";
   if (typeof value === "boolean") return t(value ? "yes" : "no");
   if (kind === "plain") return String(value);
+  if (kind === "code") return t(String(value));
   if (kind === "money") {
     return Number(value).toLocaleString(language(), { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   }
@@ -19,7 +20,7 @@ export function fmt(value, kind) {
 }
 
 /** A table cell showing ``value`` formatted (``kind``: "share" as a percentage, "money" with two places,
- * "plain" as it is, for sequence numbers and ids), with the value itself in ``data-value``. */
+ * "plain" as it is, for sequence numbers and ids, "code" translated), with the value itself in ``data-value``. */
 export function cell(value, kind) {
   const numeric = typeof value === "number" || kind !== undefined;
   const raw = value === null || value === undefined ? "" : String(value);

@@ -73,9 +73,12 @@ export async function loadRetiree(id, asOf) {
   return { now, entries, past, verify, checkpoint, proved, proof };
 }
 
+const CODED = new Set(["city", "stage", "pension_status", "sex"]); // codes shown in the page's language
+
 function stateFacts(id, state) {
   const pairs = Object.entries(state).filter(([key]) => key !== "services").map(([key, value]) => [key,
-    Array.isArray(value) ? value.map((v) => (Array.isArray(v) ? v.join(" ") : v)).join(", ") : value]);
+    Array.isArray(value) ? value.map((v) => (Array.isArray(v) ? v.join(" ") : v)).join(", ") : value,
+    CODED.has(key) && value !== "***" ? "code" : key === "version" ? "plain" : undefined]);
   return facts(id, pairs);
 }
 
