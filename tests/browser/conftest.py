@@ -5,7 +5,8 @@ with a signing key, so the ledger has a signed checkpoint; tokens come from
 :func:`tests.e2e.conftest.make_tokens`. Chromium is Debian's (:func:`devtools.browser.chromium_path`),
 never a downloaded one: when it is missing the tests fail and say how to install it. Each test gets a
 fresh browser context (empty ``sessionStorage``); screenshots go to ``LEDGER_TEST_ARTIFACTS`` (default
-``.artifacts/browser/`` in the repository). A page that throws a script error fails its test.
+``.artifacts/browser/`` in the repository). A page that throws a script error or logs a console error (a
+Content-Security-Policy refusal, a missing file; refused API calls aside) fails its test.
 """
 
 from __future__ import annotations
@@ -109,12 +110,19 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     opened_page = context.new_page()
     errors = Errors()
     opened_page.on("pageerror", lambda error: errors.seen.append(str(error)))
+    opened_page.on("console", lambda message: errors.seen.append(f"console: {message.text}")
+                   if message.type == "error" and not expected_refusal(message.text) else None)
     try:
         yield opened_page
     finally:
         opened_page.screenshot(path=str(artifacts() / f"{request.node.name}.png"), full_page=True)
         context.close()
     assert not errors.seen, errors.seen
+
+
+def expected_refusal(text: str) -> bool:
+    """Chromium logs every refused fetch (401 for a bad token, 403/404 the page shows as such) as an error."""
+    return text.startswith("Failed to load resource: the server responded with a status of 40")
 
 
 def sign_in(page: Page, site: Site, caller: str = "auditor", query: str = "") -> None:
