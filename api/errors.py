@@ -62,6 +62,7 @@ from ledger.errors import (
     InvalidInputError,
     LedgerError,
     NotFoundError,
+    NotTheWriterError,
     ProjectionError,
     RuleViolationError,
     UnavailableError,
@@ -86,6 +87,7 @@ ERROR_TABLE: dict[type[LedgerError], tuple[int, str, str]] = {
     RuleViolationError: (422, "rule", "Rule violated"),
     IdempotencyKeyReusedError: (422, "idempotency-key-reused", "Idempotency key reused"),
     InvalidInputError: (422, "invalid-input", "Invalid input"),
+    NotTheWriterError: (503, "not-the-writer", "Not the writer"),
     UnavailableError: (503, "unavailable", "Event log unavailable"),
     IntegrityViolationError: (409, "integrity-violation", "Integrity violation"),
     ProjectionError: (500, "projection-failed", "Projection failed"),
@@ -122,6 +124,8 @@ def problem_of(error: LedgerError) -> tuple[int, dict[str, Any]]:
     body: dict[str, Any] = {"type": problem_type(slug), "title": title, "status": status, "detail": detail}
     if isinstance(error, RuleViolationError):
         body["rule"] = error.rule
+    if isinstance(error, NotTheWriterError):
+        body["writer"] = error.writer
     return status, body
 
 

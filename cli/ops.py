@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from cli.base import app, err, fail, index_app, kafka_app, out, progress, projections_app
-from ledger.config import Settings
+from ledger.config import Settings, masked
 from ledger.errors import InvalidInputError
 from projections.verify import choose, verify
 from runtime.bootstrap import opened
@@ -101,7 +101,8 @@ def projections_verify(
 def index_rebuild(
     log: Annotated[str | None, typer.Option("--log", help="kafka://HOST:PORT (default: LEDGER_LOG).")] = None,
 ) -> None:
-    """Rebuild the Kafka backend's local index from the topic alone (the old file is kept as .bak)."""
+    """Rebuild the Kafka backend's index from the topic alone (an old SQLite file is kept as .bak; a
+    PostgreSQL index, LEDGER_INDEX, is emptied and read again)."""
     from ledger.application import Ledger
     from ledger.eventlog.kafka import rebuild_index
 
@@ -112,7 +113,8 @@ def index_rebuild(
     env = dict(ledger.env.items())
     ledger.close()
     count = rebuild_index(env)
-    out().print(f"index rebuilt from the topic: {count} events in {settings.events_path}", soft_wrap=True)
+    where = settings.events_path if settings.index_backend == "sqlite" else masked(settings.index_url)
+    out().print(f"index rebuilt from the topic: {count} events in {where}", soft_wrap=True)
 
 
 def paired_bench(title: str, measure: Callable[..., list[Any]], json_file: Path | None, markdown: bool) -> None:

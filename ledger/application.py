@@ -43,6 +43,7 @@ from ledger.errors import (
     InvalidInputError,
     LedgerError,
     NotFoundError,
+    NotTheWriterError,
     RuleViolationError,
     UnavailableError,
     VersionConflictError,
@@ -205,6 +206,8 @@ class Ledger(Application[UUID]):
                 "KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap,
                 "KAFKA_TOPIC": self.settings.kafka_topic,
                 "KAFKA_INDEX_PATH": str(self.settings.events_path),
+                **({"KAFKA_INDEX_URL": self.settings.index_url} if self.settings.index_backend == "postgresql" else {}),
+                **({"KAFKA_READ_ONLY": "y"} if self.settings.writer_url else {}),
                 "KAFKA_TRANSACTIONAL_ID": f"{self.settings.ledger_name}-writer",
                 "KAFKA_WRITER_KEY": load_or_create_key(self.settings.writer_key_path).hex(),
                 **dict(self.settings.kafka_options),
@@ -236,6 +239,7 @@ class Ledger(Application[UUID]):
 
     def handle(self, command: cmd.Command, context: cmd.Context | None = None) -> cmd.Appended:
         """Decides and appends the events of one command (``_decide_and_save``), told to ``on_handled``."""
+        self._check_writer()
         started = time.perf_counter()
         try:
             appended = self._decide_and_save(command, context)
@@ -244,6 +248,11 @@ class Ledger(Application[UUID]):
             raise
         self._observe(command, _outcome(appended), time.perf_counter() - started)
         return appended
+
+    def _check_writer(self) -> None:
+        """A reader process (``Settings.writer_url``) appends nothing: ``NotTheWriterError`` names the writer."""
+        if self.settings.writer_url:
+            raise NotTheWriterError(self.settings.writer_url)
 
     def _observe(self, command: object, outcome: str, seconds: float | None) -> None:
         kind = cmd.EVENT_OF_COMMAND.get(type(command), type(command).__name__)
@@ -314,6 +323,7 @@ class Ledger(Application[UUID]):
         loses a race with another writer (or two commands of it claim the same ID number or
         community), nothing of it was saved and its commands are handled again one by one.
         """
+        self._check_writer()
         results: list[cmd.Appended | LedgerError] = []
         pending = iter(items)
         while batch := list(itertools.islice(pending, chunk)):

@@ -29,6 +29,11 @@ class Settings:
     ``views_url`` (``LEDGER_VIEWS``) is ``sqlite`` (the default: ``HOME/views.db``) or a PostgreSQL URL
     (``postgresql://USER:PASSWORD@HOST:PORT/DB``); it may hold a password, so it is left out of ``repr``
     (``views_location`` shows it without one).
+    ``index_url`` (``LEDGER_INDEX``, Kafka log only) is ``sqlite`` (``HOME/kafka-index.db``) or a PostgreSQL
+    URL: the index of the topic that every API process reads histories and state from.
+    ``writer_url`` (``LEDGER_WRITER``) set makes this process a reader: it serves reads and refuses
+    appends with a 503 that names the writer at that URL (the one process that appends; see the README's
+    deployment).
     """
 
     home: Path = field(default_factory=lambda: Path(DEFAULT_HOME))
@@ -44,6 +49,8 @@ class Settings:
     history_cache: int = 50_000
     """Decoded history entries kept in memory (LRU over streams, bounded by the total; 0: none)."""
     views_url: str = field(default="sqlite", repr=False)
+    index_url: str = field(default="sqlite", repr=False)
+    writer_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -62,6 +69,8 @@ class Settings:
             aggregate_cache=_int(env.get("LEDGER_AGGREGATE_CACHE", "10000"), "LEDGER_AGGREGATE_CACHE", minimum=0),
             history_cache=_int(env.get("LEDGER_HISTORY_CACHE", "50000"), "LEDGER_HISTORY_CACHE", minimum=0),
             views_url=env.get("LEDGER_VIEWS", "sqlite"),
+            index_url=env.get("LEDGER_INDEX", "sqlite"),
+            writer_url=env.get("LEDGER_WRITER") or None,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)  # type: ignore[arg-type]
@@ -78,26 +87,17 @@ class Settings:
     @property
     def views_backend(self) -> str:
         """``sqlite`` or ``postgresql`` (``LEDGER_VIEWS``)."""
-        if self.views_url == "sqlite":
-            return "sqlite"
-        scheme, _, rest = self.views_url.partition("://")
-        if scheme in POSTGRES_SCHEMES and rest:
-            return "postgresql"
-        given = f"a {scheme}:// URL" if rest and scheme.isalnum() else "something else"  # never the value itself
-        raise InvalidInputError(f"unsupported view store (LEDGER_VIEWS is {given}): use 'sqlite' or "
-                                "'postgresql://USER:PASSWORD@HOST:PORT/DB'")
+        return _store_backend(self.views_url, "view store", "LEDGER_VIEWS")
 
     @property
     def views_location(self) -> str:
         """Where the views are, fit to show: the SQLite file, or the URL with any password masked."""
-        if self.views_url == "sqlite":
-            return str(self.views_path)
-        parts = urlsplit(self.views_url)
-        if parts.password is not None:
-            parts = parts._replace(netloc=f"{parts.username}:***@{parts.netloc.rpartition('@')[2]}")
-        if "password" in parts.query.lower():
-            parts = parts._replace(query="***")
-        return urlunsplit(parts)
+        return str(self.views_path) if self.views_url == "sqlite" else masked(self.views_url)
+
+    @property
+    def index_backend(self) -> str:
+        """``sqlite`` or ``postgresql`` (``LEDGER_INDEX``)."""
+        return _store_backend(self.index_url, "Kafka index", "LEDGER_INDEX")
 
     @property
     def keys_path(self) -> Path:
@@ -129,6 +129,27 @@ class Settings:
     @property
     def kafka_bootstrap(self) -> str:
         return self.log_url.removeprefix("kafka://")
+
+
+def _store_backend(url: str, what: str, variable: str) -> str:
+    if url == "sqlite":
+        return "sqlite"
+    scheme, _, rest = url.partition("://")
+    if scheme in POSTGRES_SCHEMES and rest:
+        return "postgresql"
+    given = f"a {scheme}:// URL" if rest and scheme.isalnum() else "something else"  # never the value itself
+    raise InvalidInputError(f"unsupported {what} ({variable} is {given}): use 'sqlite' or "
+                            "'postgresql://USER:PASSWORD@HOST:PORT/DB'")
+
+
+def masked(url: str) -> str:
+    """A database URL fit to show: any password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        parts = parts._replace(netloc=f"{parts.username}:***@{parts.netloc.rpartition('@')[2]}")
+    if "password" in parts.query.lower():
+        parts = parts._replace(query="***")
+    return urlunsplit(parts)
 
 
 def _int(raw: str, name: str, minimum: int = 1) -> int:

@@ -70,6 +70,17 @@ class UnavailableError(LedgerError):
     code = "unavailable"
 
 
+class NotTheWriterError(UnavailableError):
+    """This process serves reads only (``LEDGER_WRITER``): appends go to the writer it names; nothing was
+    appended."""
+
+    code = "not-the-writer"
+
+    def __init__(self, writer: str) -> None:
+        super().__init__(f"this API process serves reads only: send appends to the writer at {writer}")
+        self.writer = writer
+
+
 class IntegrityViolationError(LedgerError):
     """Stored history does not match its hash chain or checkpoints."""
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import quote, urlencode
 
 import psycopg
@@ -65,6 +66,13 @@ def postgres_server() -> Iterator[str]:
 @pytest.fixture
 def postgres_dsn(postgres_server: str) -> Iterator[str]:
     """A ``postgresql://`` URL of a fresh, empty database for this test (dropped after it)."""
+    with fresh_database(postgres_server) as url:
+        yield url
+
+
+@contextmanager
+def fresh_database(postgres_server: str) -> Iterator[str]:
+    """A ``postgresql://`` URL of a fresh, empty database on the server, dropped at the end."""
     name = f"test_{uuid.uuid4().hex[:16]}"
     try:
         with psycopg.connect(postgres_server, autocommit=True, connect_timeout=10) as admin:

@@ -1,4 +1,5 @@
-"""The ``KafkaIndex`` contract (``ledger.eventlog.kafka.index``), run against every implementation.
+"""The ``KafkaIndex`` contract (``ledger.eventlog.kafka.index``), run against every implementation:
+SQLite and PostgreSQL (a real server, ``tests.postgres_fixtures``, a fresh database per test).
 
 Unit level: rows are built here as the writer would build them, no broker is involved. To add an
 implementation, add an opener to ``OPENERS``: it returns a fresh, empty index with its tables created.
@@ -20,12 +21,14 @@ from eventsourcing.sqlite import SQLiteDatastore
 from ledger.errors import IntegrityViolationError
 from ledger.eventlog.base import GENESIS_HASH, LogRecord, canonical_id
 from ledger.eventlog.kafka.index import IndexRow, KafkaIndex, SQLiteKafkaIndex
+from ledger.eventlog.kafka.pgindex import PostgresKafkaIndex
 from ledger.integrity.chain import first_break, link_hash
+from tests.postgres_fixtures import fresh_database
 
-Opener = Callable[[Path, ExitStack], KafkaIndex]
+Opener = Callable[[Path, ExitStack, pytest.FixtureRequest], KafkaIndex]
 
 
-def sqlite_index(path: Path, stack: ExitStack) -> KafkaIndex:
+def sqlite_index(path: Path, stack: ExitStack, _: pytest.FixtureRequest) -> KafkaIndex:
     datastore = SQLiteDatastore(str(path / "index.db"))
     stack.callback(datastore.close)
     index = SQLiteKafkaIndex(datastore)
@@ -33,10 +36,21 @@ def sqlite_index(path: Path, stack: ExitStack) -> KafkaIndex:
     return index
 
 
-OPENERS: dict[str, Opener] = {"sqlite": sqlite_index}
+def postgres_index(path: Path, stack: ExitStack, request: pytest.FixtureRequest) -> KafkaIndex:
+    """A fresh database for each index opened (``fresh()`` twice gives two separate indexes)."""
+    server = request.getfixturevalue("postgres_server")
+    url = stack.enter_context(fresh_database(server))
+    index = PostgresKafkaIndex(url)
+    stack.callback(index.close)
+    index.create_table()
+    return index
 
 
-@pytest.fixture(params=sorted(OPENERS), ids=sorted(OPENERS))
+OPENERS: dict[str, Opener] = {"postgres": postgres_index, "sqlite": sqlite_index}
+MARKS = {"postgres": [pytest.mark.postgres]}
+
+
+@pytest.fixture(params=[pytest.param(name, id=name, marks=MARKS.get(name, [])) for name in sorted(OPENERS)])
 def open_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], KafkaIndex]]:
     """Opens fresh, empty indexes of one implementation (each its own storage)."""
     opener = OPENERS[request.param]
@@ -48,7 +62,7 @@ def open_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Calla
             count += 1
             folder = tmp_path / f"index-{count}"
             folder.mkdir()
-            return opener(folder, stack)
+            return opener(folder, stack, request)
 
         yield fresh
 

@@ -114,6 +114,32 @@ class KafkaIndex(Protocol):
         """Every record after ``after`` as ``Row`` tuples, in seq order."""
 
 
+def fresh_rows(rows: Sequence[IndexRow], head: tuple[int, str], hash_at: Callable[[int], str | None]) -> list[IndexRow]:
+    """The rows of ``rows`` that the index does not hold yet, checked as ``KafkaIndex.append`` promises.
+
+    ``head`` is the index's last ``(seq, hash)``; ``hash_at(seq)`` the stored hash of an indexed seq.
+    A row for an indexed seq must be the same record (same hash); every new row must follow the one
+    before it with no gap and link to the chain (``prev_hash`` and a recomputed ``hash``).
+    """
+    last, last_hash = head
+    fresh: dict[int, IndexRow] = {}
+    for row in rows:
+        if row.seq <= last:
+            known = hash_at(row.seq) if row.seq <= head[0] else fresh[row.seq].hash
+            if known != row.hash:
+                raise IntegrityViolationError(f"the topic holds a second, different record for seq {row.seq}")
+            continue
+        if row.seq > last + 1:
+            raise OperationalError(f"the topic has a gap: seq {row.seq} follows {last}")
+        expected = link_hash(last_hash, row.seq, canonical_id(row.originator_id), row.originator_version,
+                             row.topic, row.event_id, row.state)
+        if row.prev_hash != last_hash or row.hash != expected:
+            raise IntegrityViolationError(f"the record at seq {row.seq} in the topic does not link to the chain")
+        last, last_hash = row.seq, row.hash
+        fresh[row.seq] = row
+    return list(fresh.values())
+
+
 CHUNK = 400
 """Keys or event ids per ``taken`` query (SQLite bounds the parameters of one statement)."""
 
@@ -219,25 +245,8 @@ class SQLiteKafkaIndex:
 
     def append(self, rows: list[IndexRow], positions: Mapping[int, int]) -> None:
         with self._immediate() as c:
-            last, last_hash = self._head(c)
-            start = last
-            for row in rows:
-                if row.seq <= last:
-                    c.execute(f"SELECT hash FROM {self._table} WHERE rowid=?", (row.seq,))
-                    known = c.fetchone()
-                    if known is None or known[0] != row.hash:
-                        raise IntegrityViolationError(f"the topic holds a second, different record for seq {row.seq}")
-                    continue
-                if row.seq > last + 1:
-                    raise OperationalError(f"the topic has a gap: seq {row.seq} follows {last}")
-                expected = link_hash(last_hash, row.seq, canonical_id(row.originator_id), row.originator_version,
-                                     row.topic, row.event_id, row.state)
-                if row.prev_hash != last_hash or row.hash != expected:
-                    raise IntegrityViolationError(
-                        f"the record at seq {row.seq} in the topic does not link to the chain")
-                last, last_hash = row.seq, row.hash
-            fresh = [row for row in rows if row.seq > start]
-            c.executemany(self._insert_or_ignore, [row.params() for row in rows])
+            fresh = fresh_rows(rows, self._head(c), lambda seq: self._hash_at(c, seq))
+            c.executemany(self._insert_or_ignore, [row.params() for row in fresh])
             if fresh:
                 tree.add(c, fresh[0].seq, [row.hash for row in fresh])  # the tree grows with the index
             c.executemany(
@@ -245,6 +254,11 @@ class SQLiteKafkaIndex:
                 "ON CONFLICT(partition) DO UPDATE SET next_offset=max(next_offset, excluded.next_offset)",
                 list(positions.items()),
             )
+
+    def _hash_at(self, c: SQLiteCursor, seq: int) -> str | None:
+        c.execute(f"SELECT hash FROM {self._table} WHERE rowid=?", (seq,))
+        known = c.fetchone()
+        return None if known is None else str(known[0])
 
     def _head(self, c: SQLiteCursor) -> tuple[int, str]:
         c.execute(self._head_statement)

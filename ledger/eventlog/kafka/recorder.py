@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent, Subscription
+from eventsourcing.persistence import ApplicationRecorder, Notification, OperationalError, StoredEvent, Subscription
 from kafka import KafkaProducer
 
 from ledger.eventlog.base import LogRecord, Row
@@ -20,12 +20,14 @@ T = TypeVar("T")
 
 
 class KafkaRecorder(ApplicationRecorder):
-    """Reads answer from the local index (``self.index``); writes go through the single
-    transactional writer (``self.writer``), which indexes what it committed."""
+    """Reads answer from the index (``self.index``); writes go through the single transactional
+    writer (``self.writer``), which indexes what it committed. A ``read_only`` recorder (a reader API
+    process) never opens a producer, so it can never fence the writer: ``insert_events`` raises."""
 
-    def __init__(self, index: KafkaIndex, config: KafkaConfig) -> None:
+    def __init__(self, index: KafkaIndex, config: KafkaConfig, *, read_only: bool = False) -> None:
         self.index = index
         self.config = config
+        self.read_only = read_only
         self.writer = KafkaWriter(index, config)
 
     # ---- reading: the index ----------------------------------------------------------------------
@@ -71,6 +73,8 @@ class KafkaRecorder(ApplicationRecorder):
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
             return []
+        if self.read_only:
+            raise OperationalError("this process reads the Kafka log only; the writer appends")
         return self.writer.submit(stored_events, kwargs.get("event_ids") or ())
 
     def catch_up(self) -> int:
