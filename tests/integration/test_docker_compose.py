@@ -75,6 +75,14 @@ def test_each_ledger_service_runs_its_command_on_the_replicated_log_with_its_own
     assert len(homes) == len(LEDGER_SERVICES)
 
 
+def test_only_the_writer_appends_and_both_api_processes_share_one_index() -> None:
+    services = compose()["services"]
+    envs = {name: services[name]["environment"] for name in LEDGER_SERVICES}
+    assert "LEDGER_WRITER" not in envs["writer"]
+    assert {envs[name]["LEDGER_WRITER"] for name in ("reader", "worker-1", "worker-2")} == {"http://writer:8000"}
+    assert envs["writer"]["LEDGER_INDEX"] == envs["reader"]["LEDGER_INDEX"] == envs["writer"]["LEDGER_VIEWS"]
+
+
 def test_the_writer_waits_for_every_broker_and_the_others_for_the_writer() -> None:
     services = compose()["services"]
     writer = services["writer"]
