@@ -93,11 +93,14 @@ function lowestTable(rows) {
   return table("lowest", ["col_community", "col_city", "col_ratings", "col_mean", "col_distribution"], lines);
 }
 
+/** Indicators that are shares (``*_share``) are shown as percentages; the others (hours, ratios) as numbers. */
+const shareOf = (row) => (row.indicator.endsWith("_share") ? "share" : "plain");
+
 function complianceTable(rows, all) {
   const kind = (r) => (r.met === null ? "unjudged" : r.met ? "met" : "unmet");
   const lines = (all ? rows : rows.slice(0, COMPLIANCE_SHOWN)).map((r) => `<tr class="${kind(r)}">
     ${text(label(r))}${text(r.period)}${text(r.standard)}${text(t(r.indicator))}${text(t(r.direction))}
-    ${cell(r.threshold, "plain")}${cell(r.value)}${cell(r.met)}${cell(r.shortfall, "share")}${cell(r.standard_version)}</tr>`);
+    ${cell(r.threshold, shareOf(r))}${cell(r.value, shareOf(r))}${cell(r.met)}${cell(r.shortfall, "share")}${cell(r.standard_version)}</tr>`);
   return table("compliance", ["col_community", "col_period", "col_standard", "col_indicator", "col_direction", "col_threshold",
     "col_value", "col_met", "col_shortfall", "col_version"], lines);
 }
@@ -125,8 +128,9 @@ function fundingTable(rows) {
   const lines = [...rows].sort((a, b) => b.year - a.year || (a.community < b.community ? -1 : 1))
     .map((r) => `<tr data-community="${esc(r.community)}" data-year="${r.year}">${text(label(r))}${text(r.year)}
       ${cell(r.total, "money")}${cell(r.per_managed_retiree, "money")}${cell(r.per_full_time_staff, "money")}
-      ${text(Object.entries(r.by_source).map(([k, v]) => `${k} ${v}`).join(", "))}
-      ${text(Object.entries(r.facilities).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(", "))}</tr>`);
+      ${text(Object.entries(r.by_source).map(([k, v]) => `${t(`source_${k}`)} ${fmt(v, "money")}`).join(", "))}
+      ${text(Object.entries(r.facilities).filter(([, n]) => n).map(([k, n]) => `${t(`facility_${k}`)} ${n}`).join(", "))}
+      </tr>`);
   return table("funding", ["col_community", "col_year", "col_total", "col_per_retiree", "col_per_staff", "col_by_source",
     "col_facilities"], lines);
 }
@@ -144,7 +148,8 @@ export function show(root, data, filters, { allCompliance = false } = {}) {
     ? `<button id="compliance-all" type="button">${esc(t("show_all"))}</button>` : "";
   root.innerHTML = `${kpis(data, filters.service_type)}
     <div class="charts">${CHARTS.map((id) => `<div class="chart" id="chart-${id}"></div>`).join("")}</div>
-    ${panel("communities", "communities_table", communitiesTable(data.workload.rows))}
+    ${panel("communities", "communities_table", communitiesTable(data.workload.rows),
+      ` <small>(${esc(t("communities_note"))})</small>`)}
     ${panel("lowest", "lowest", lowestTable(data.satisfaction.rows))}
     ${panel("compliance", "compliance", complianceTable(data.compliance.rows, allCompliance) + more, count)}
     ${panel("training", "training_table", trainingTable(data.training.rows))}
