@@ -33,6 +33,10 @@ well-formed JSON that is not an object                    400     ``bad-request`
 (``application/x-ndjson``, one JSON value a line); the same media-type and UTF-8 rules apply, the
 gate parses it once (``parse_batch``, 400 naming the byte or line) and the route judges each item.
 
+``POST /v1/sheets/{kind}`` (``SHEET_PATHS``) takes a spreadsheet file of up to ``MAX_BATCH_BYTES`` as
+``text/csv`` or the XLSX media type (415 otherwise); the route reads it (``ledger.exchange.tables``) and
+answers an empty one.
+
 So a charset is a question of the media type (415) and the bytes are a question of the body (400:
 RFC 8259 §8.1 says JSON is UTF-8 without a BOM). Details say what is wrong, never what was sent.
 A body that passes is handed on in one piece, and FastAPI judges it against its schema (422).
@@ -65,6 +69,9 @@ JSON_MEDIA_TYPE = "application/json"
 NDJSON_MEDIA_TYPE = "application/x-ndjson"
 BATCH_PATHS = frozenset({"/v1/batches"})
 """Bulk operations: bodies up to ``MAX_BATCH_BYTES``, a JSON array or NDJSON (the route parses them)."""
+SHEET_PATHS = re.compile(r"/v1/sheets/[^/]+")
+"""Spreadsheet uploads: bodies up to ``MAX_BATCH_BYTES``, CSV or XLSX (the route reads them)."""
+SHEET_MEDIA_TYPES = ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 BODY_STATUSES = (400, 413, 415)
 """What an operation with a JSON body may answer from here (``api.openapi`` lists them)."""
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -216,7 +223,8 @@ class RequestGate:
                                    f"query strings are limited to {MAX_QUERY_BYTES} bytes")
             headers = Headers(scope=scope)
             bulk = scope.get("method") == "POST" and _path(scope) in BATCH_PATHS
-            limit = MAX_BATCH_BYTES if bulk else self.max_bytes
+            sheet = scope.get("method") == "POST" and SHEET_PATHS.fullmatch(_path(scope)) is not None
+            limit = MAX_BATCH_BYTES if bulk or sheet else self.max_bytes
             declared = declared_length(headers, limit)
             body = await self._read(receive, limit)
             if body is None:
@@ -226,6 +234,9 @@ class RequestGate:
             if bulk:
                 media_type = check_media_type(headers, (JSON_MEDIA_TYPE, NDJSON_MEDIA_TYPE))
                 scope.setdefault("state", {})["batch_items"] = parse_batch(body, media_type)
+            elif sheet:
+                if body:  # an empty body is the route's to answer (422: send the file)
+                    check_media_type(headers, SHEET_MEDIA_TYPES)
             elif self.takes_json_body(scope):
                 check_media_type(headers)
                 check_json_object(body)

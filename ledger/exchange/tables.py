@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from ledger.errors import InvalidInputError
 
@@ -36,11 +37,17 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _xlsx(value: Any) -> Any:
+    """A cell openpyxl can store: control characters XML 1.0 cannot hold become U+FFFD."""
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value) if isinstance(value, str) else value
+
+
 def write(columns: Sequence[str], rows: Iterable[Mapping[str, Any]], fmt: Format, *,
           headers: Sequence[str] | None = None, sheet: str = "rows") -> bytes:
     """The rows as a CSV or XLSX file; ``headers`` (default: the column names) label the columns.
 
-    Lists and mappings in a cell are joined with ``;`` (``1=3;2=5``)."""
+    Lists and mappings in a cell are joined with ``;`` (``1=3;2=5``); in XLSX, control characters (which
+    XML cannot hold) are replaced by U+FFFD."""
     shown = list(headers) if headers is not None else list(columns)
     if fmt == "csv":
         out = io.StringIO()
@@ -51,9 +58,9 @@ def write(columns: Sequence[str], rows: Iterable[Mapping[str, Any]], fmt: Format
         return (_BOM + out.getvalue()).encode("utf-8")
     book = Workbook(write_only=True)
     ws = book.create_sheet(sheet[:31])
-    ws.append(shown)
+    ws.append([_xlsx(header) for header in shown])
     for row in rows:
-        ws.append([_cell(row.get(c)) for c in columns])
+        ws.append([_xlsx(_cell(row.get(c))) for c in columns])
     out_bytes = io.BytesIO()
     book.save(out_bytes)
     return out_bytes.getvalue()

@@ -290,7 +290,7 @@ def test_a_file_with_malformed_cells_is_refused_whole_by_row_and_column(world: W
 
 @pytest.mark.parametrize(("content", "media", "status", "detail"), [
     (b"", "text/csv", 422, "send the file"),
-    (b"retiree_id,year\r\n", "application/json", 415, ".csv"),
+    (b"retiree_id,year\r\n", "application/json", 415, "text/csv"),
     (b"not a workbook", tables.MEDIA_TYPES["xlsx"], 422, "xlsx workbook"),
     ("身份证号码,年度\r\n".encode("gbk"), "text/csv", 422, "UTF-8"),
     (b"retiree_id,year,certified_on\r\n", "text/csv", 422, "no data rows"),
@@ -304,6 +304,14 @@ def test_an_unreadable_body_is_one_problem_and_saves_nothing(
     assert (response.status_code, response.headers["content-type"]) == (status, "application/problem+json")
     assert detail in response.json()["detail"]
     assert world.head() == before
+
+
+def test_a_file_larger_than_a_json_body_may_be_is_read(world: World) -> None:
+    rows = [[world.home[0], "2026", "", ""]] * 3000  # nothing to record: a list not filled in yet
+    content = sheet(CERTIFICATIONS_ZH, rows)
+    assert len(content) > 64 * 1024
+    body = answered(world.send("certifications", "home", content))
+    assert (body["rows"], body["skipped"]) == (3000, 3000)
 
 
 def test_an_unknown_kind_is_a_problem(world: World) -> None:
@@ -333,6 +341,14 @@ def test_the_error_sheet_lists_the_refused_rows_with_their_cells_and_masks_id_nu
     assert "previous_amount_must_match" in rows[0][1][2]
     assert rows[0][1][3:6] == ["", "***", "2000.00"]
     assert world.id_numbers[1].encode() not in response.content
+
+
+def test_an_error_sheet_holds_even_cells_with_control_characters(world: World) -> None:
+    content = "退休人员编号,年度,认证方式,认证日期\r\nbad\x0eid,2026,现场认证,2026-03-05\r\n".encode()
+    response = world.send("certifications", "home", content, report="xlsx")
+    assert (response.status_code, response.headers["Sheet-Outcome"]) == (200, "refused")
+    _, rows = tables.read(response.content, "xlsx")
+    assert rows[0][1][:2] == ["2", "退休人员编号"] and rows[0][1][3] == "bad\ufffdid"
 
 
 def test_the_error_sheet_of_a_refused_file_is_asked_for_by_accept(world: World) -> None:
