@@ -16,6 +16,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError, StoredEv
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError, ProducerFencedError
 
+from ledger import failpoints
 from ledger.errors import IntegrityViolationError
 from ledger.eventlog.base import canonical_id
 from ledger.eventlog.kafka.catchup import catch_up
@@ -270,6 +271,7 @@ class KafkaWriter:
                         headers.append(("mac", record_mac(self.config.writer_key, row.hash).encode()))
                     sent.append(producer.send(self.config.topic, key=canonical_id(row.originator_id).encode(),
                                               value=row.state, headers=headers))
+            failpoints.reached("before-commit", producer.flush)  # fault tests only: sent, not yet committed
             self._bounded(producer.commit_transaction)
         except ProducerFencedError:
             raise
