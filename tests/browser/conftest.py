@@ -134,8 +134,10 @@ def sign_in(page: Page, site: Site, caller: str = "auditor", query: str = "") ->
 
 
 def settled(page: Page) -> None:
-    """Waits until the page has shown what its calls answered (or failed, which the test then sees)."""
-    page.wait_for_selector("body[data-state=ready], body[data-state=failed], body[data-state=signin]")
+    """Waits until the page has shown what its calls answered for the URL it is at now (or failed, which
+    the test then sees): a state left from the previous URL does not count."""
+    page.wait_for_function("""() => ["ready", "failed", "signin"].includes(document.body.dataset.state)
+                                      && document.body.dataset.shown === location.search""")
     assert page.evaluate("document.body.dataset.state") == "ready", page.text_content("#status")
 
 

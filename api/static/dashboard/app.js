@@ -1,6 +1,7 @@
 // The dashboard page: sign-in, the filters (kept in the URL's query string, so reloading restores them),
 // the language switch, and the three views (overview, find, retiree). ``document.body.dataset.state``
-// is "loading" while calls are under way and "ready" once what they answered is on the page.
+// is "loading" while calls are under way and "ready" once what they answered is on the page (or
+// "failed", or "signin"); ``dataset.shown`` is then the query string that state belongs to.
 
 import { ApiError, Unauthorized, call, projection, token } from "./api.js";
 import { disposeAll, resizeAll } from "./charts.js";
@@ -46,7 +47,7 @@ function showSignin(message = "", refused = false) {
   note.dataset.reason = refused ? "401" : "";
   catalogue = null;
   loaded = { key: null, data: null };
-  document.body.dataset.state = "signin";
+  settle("signin");
 }
 
 async function ensureCatalogue() {
@@ -130,7 +131,7 @@ export async function render() {
         overview.show(root, data, s.filters, { allCompliance: true });
       });
     }
-    if (run === generation) document.body.dataset.state = "ready";
+    if (run === generation) settle("ready");
   } catch (error) {
     reportFailure(error);
   }
@@ -143,7 +144,12 @@ function reportFailure(error) {
     return;
   }
   $("#status").textContent = `${t("failed")}: ${error instanceof ApiError ? `${error.status} ${error.message}` : error}`;
-  document.body.dataset.state = "failed";
+  settle("failed");
+}
+
+function settle(state) {
+  document.body.dataset.shown = location.search;
+  document.body.dataset.state = state;
 }
 window.reportFailure = reportFailure;
 
