@@ -45,14 +45,16 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
-def _problems(title: str, rows: list[tuple[int, str, str]]) -> Table:
-    table = Table(title=title, title_justify="left")
+def _problems(title: str, rows: list[tuple[int, str, str]]) -> None:
+    """``title`` on a line of its own (never wrapped to the table's width), then the table."""
+    table = Table()
     table.add_column("row", justify="right", no_wrap=True)
     table.add_column("column", overflow="fold", max_width=24)
     table.add_column("problem", overflow="fold")
     for row, column, problem in rows:
         table.add_row(str(row), column, problem)
-    return table
+    out().print(title, soft_wrap=True)
+    out().print(table)
 
 
 @sheets_app.command("import")
@@ -78,8 +80,8 @@ def sheets_import(
             judged = sheets.import_sheet(services.ledger, chosen, data, fmt, cmd.Context(principal=PRINCIPAL),
                                          idempotency_key=idempotency_key)
         except sheets.SheetRefusedError as refused:
-            out().print(_problems(f"{file.name}: refused, nothing saved ({_count(refused.count, 'problem')})",
-                                  [(p.row, p.column, p.problem) for p in refused.problems]))
+            _problems(f"{file.name}: refused, nothing saved ({_count(refused.count, 'problem')})",
+                      [(p.row, p.column, p.problem) for p in refused.problems])
             if report is not None and report_fmt is not None:
                 report.write_bytes(sheets.refused_report(chosen, refused, report_fmt))
                 err().print(f"error sheet written to {report}", soft_wrap=True)
@@ -87,8 +89,8 @@ def sheets_import(
         services.settle()
     refused_rows = judged.refused
     if refused_rows:
-        out().print(_problems(f"{file.name}: {_count(len(refused_rows), 'row')} refused",
-                              [(r.row, r.column, r.problem) for r in refused_rows]))
+        _problems(f"{file.name}: {_count(len(refused_rows), 'row')} refused",
+                  [(r.row, r.column, r.problem) for r in refused_rows])
     if report is not None and report_fmt is not None:
         report.write_bytes(sheets.judged_report(judged, report_fmt))
         err().print(f"error sheet written to {report}", soft_wrap=True)
