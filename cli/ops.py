@@ -43,7 +43,8 @@ def kafka_up(
     home = Settings.from_env().home
     with broker_errors():
         bootstrap = kafka_broker.up(home, nodes=nodes)
-    out().print(f"kafka broker at {bootstrap}; use it with LEDGER_LOG=kafka://{bootstrap}", soft_wrap=True)
+    replicated = " KAFKA_REPLICATION_FACTOR=3 KAFKA_MIN_INSYNC_REPLICAS=2" if nodes == 3 else ""
+    out().print(f"kafka broker at {bootstrap}; use it with LEDGER_LOG=kafka://{bootstrap}{replicated}", soft_wrap=True)
 
 
 @kafka_app.command("down")
