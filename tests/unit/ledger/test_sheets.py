@@ -185,6 +185,10 @@ VIEWS = FakeViews({
     ("pensions", "retiree"): [FakeRow(R1, {"monthly_pension": "3090.00", "pension_status": "active",
                                              "adjustments": [["2026-01", "3090.00", "3000.00"]]})],
     ("training", "community"): [FakeRow("x", {"code": COMMUNITY, "city": "Changsha"})],
+    ("funding", "community"): [FakeRow("x", {"code": COMMUNITY, "city": "Changsha"}),
+                               FakeRow("y", {"code": "ZZ-1", "city": "Zhuzhou"})],
+    ("funding", "funding"): [FakeRow(f"{COMMUNITY}|2026", {"total": "80000.00"}),
+                             FakeRow(f"{COMMUNITY}|2025", {"total": "5.00"})],
     ("training", "staff"): [
         FakeRow(f"{COMMUNITY}|s1", {"role": "full_time", "qualified": True, "stints": [["2024-01-02", None]],
                                     "enrolled": {"P1": "2026-01-10", "P2": "2026-02-01"}, "completed": {"P1": "x"}}),
@@ -219,6 +223,22 @@ def test_the_roster_lists_active_staff_and_the_training_list_outstanding_courses
                        "qualified_social_worker": "yes", "joined_on": "2024-01-02"}]
     courses = sheets.export_rows(sheets.KINDS["training"], VIEWS, selection)
     assert [(r["staff_id"], r["course"]) for r in courses] == [("s1", "P2")]
+
+
+def test_the_funding_list_names_each_community_in_scope_with_its_city_as_the_area() -> None:
+    rows = sheets.export_rows(sheets.KINDS["funding"], VIEWS, sheets.Selection(2026, {"city": "Changsha"}))
+    assert rows == [{"area": "Changsha", "community": COMMUNITY, "city": "Changsha", "year": 2026,
+                     "funded_in_year": "80000.00"}]
+
+
+def test_a_funding_row_with_an_amount_allocates_funding() -> None:
+    _, rows = sheets.read_sheet(sheets.KINDS["funding"], csv(
+        "拨款地区,社区编码,年度,拨付金额,资金来源,资金用途",
+        f"Changsha,{COMMUNITY},2026,\"¥12,000.50\",福利彩票公益金,健康体检",
+        f"Changsha,{OTHER},2026,,,"), "csv")
+    assert [row.command for row in rows] == [cmd.AllocateFunding(
+        area="Changsha", community=COMMUNITY, year=2026, amount=Decimal("12000.50"), source="lottery_welfare_fund",
+        purpose="health_checks"), None]
 
 
 def test_an_export_reads_back_as_rows_with_nothing_to_record() -> None:
