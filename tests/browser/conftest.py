@@ -1,4 +1,4 @@
-"""One real uvicorn server over a demo ledger and one headless Chromium per test module.
+"""One real uvicorn server over a demo ledger and one headless Chromium, shared by the browser tests.
 
 The demo (``devtools.demo.generate``, 140 retirees: four communities, two of them in Changsha) is written
 with a signing key, so the ledger has a signed checkpoint; tokens come from
@@ -72,7 +72,7 @@ class Site:
                 return rows
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     home = tmp_path_factory.mktemp("dashboard") / "home"
     settings = Settings(home=home)
@@ -85,7 +85,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield Site(server, tokens, client)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     executable = chromium_path()
     if not executable.exists():
