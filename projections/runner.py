@@ -39,7 +39,7 @@ from projections import registry
 from projections.base import Projection
 from projections.rows import BatchRows, Encoded, RebuildRows
 from projections.sources import SETTLE_S, LogSource, SourcedRecord, source_for
-from projections.store import ViewStore
+from projections.store import StalePositionsError, ViewStore
 
 Progress = Callable[[int, int], None]
 """Called after each batch with (log records processed so far, records to process in total)."""
@@ -70,6 +70,7 @@ class _Target:
     rows: RebuildRows | None = None  # an empty view's rows, kept across batches
     pending: dict[str, int] = field(default_factory=dict)  # positions applied to ``rows``, not yet stored
     pending_seq: int = 0
+    lost: bool = False  # another runner stored this view's next events first: skip it until the next call
 
 
 class ProjectionRunner:
@@ -166,6 +167,8 @@ class ProjectionRunner:
         targets = [self._target(p, p.name + SHADOW_SUFFIX) for p in chosen]
         applied = self._advance(targets, progress)
         for target in targets:
+            if target.lost:  # another runner is rebuilding it: its swap, not ours
+                continue
             if target.seq == 0:  # an empty log: make sure the view exists at its version
                 self._store.apply(target.view, target.projection.version, {}, {})
             self._store.replace(target.projection.name, target.view)
@@ -199,7 +202,7 @@ class ProjectionRunner:
                 continue
             events = [(record, self._decode(record)) for record in records]
             try:
-                for target in targets:
+                for target in [t for t in targets if not t.lost]:
                     done = {**target.positions, **target.pending}
                     todo = events if done == start else [  # the usual case: every view at the same place
                         (r, e) for r, e in events if r.position > done.get(r.source, 0)]
@@ -255,23 +258,33 @@ class ProjectionRunner:
             target.pending_seq = done[-1][0].seq
 
     def _store_rows(self, target: _Target, rows: BatchRows | None = None) -> None:
-        """Stores the kept writes with the positions they cover, in one transaction (nothing if none)."""
+        """Stores the kept writes with the positions they cover, in one transaction (nothing if none).
+
+        The write is a compare-and-set on the positions the rows were built from: when another runner
+        (a second worker, another process on the same store) stored the view's next events first,
+        nothing is stored, the target is ``lost`` for the rest of this call, and the next call starts
+        again from the stored positions. So several runners on one view never apply an event twice.
+        """
         rows = rows if rows is not None else target.rows
-        if rows is None or not target.pending:
+        if rows is None or not target.pending or target.lost:
             return
-        self._write(target, rows.take())
+        try:
+            self._write(target, rows.take())
+        except StalePositionsError:
+            target.lost, target.pending, target.rows = True, {}, None
+            return
         target.positions.update(target.pending)
         target.seq = target.pending_seq
         target.pending = {}
 
     def _write(self, target: _Target, changes: Encoded) -> None:
-        version = target.projection.version
+        version, expected = target.projection.version, dict(target.positions)
         apply_encoded = getattr(self._store, "apply_encoded", None)
         if apply_encoded is not None:
-            apply_encoded(target.view, version, changes, target.pending)
+            apply_encoded(target.view, version, changes, target.pending, expected=expected)
             return
         decoded = {where: None if data is None else orjson.loads(data) for where, data in changes.items()}
-        self._store.apply(target.view, version, decoded, target.pending)
+        self._store.apply(target.view, version, decoded, target.pending, expected=expected)
 
     @staticmethod
     def _failure(projection: Projection, seq: int, event: object, error: Exception, target: _Target) -> ProjectionError:

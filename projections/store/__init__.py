@@ -6,7 +6,10 @@ for ``"log"``, the embedded event log, the ``seq`` of the last event folded into
 ``"kafka:<partition>"``, the next offset to read in that partition of the topic. 0 means nothing
 of that source applied yet. ``apply`` is atomic: the changed rows, the positions and the version
 are stored in one transaction or not at all, so every event is applied exactly once however the
-process stops.
+process stops. With ``expected`` (the positions the writer started from), ``apply`` is also a
+compare-and-set: when another runner moved the view meanwhile (another worker, another process on
+the same store), it raises ``StalePositionsError`` and writes nothing, so two runners on one view
+never both apply the same events.
 
 A view may also hold the result of its last check (``projections.verify``): a JSON-able dict
 stored with ``record_check``. It belongs to the view's rows: ``drop`` deletes it and ``replace``
@@ -19,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ledger.errors import ConflictError
+
 LOG_SOURCE = "log"
 
 Changes = Mapping[tuple[str, str], dict[str, Any] | None]
@@ -28,6 +33,24 @@ EncodedChanges = Mapping[tuple[str, str], bytes | None]
 """Rows to write, already JSON-encoded (orjson bytes); ``None`` deletes the row. Stores may offer
 ``apply_encoded(name, version, changes, position, source)`` taking these (optional: not part of
 ``ViewStore``; the runner falls back to ``apply``)."""
+
+
+class StalePositionsError(ConflictError):
+    """The view's stored positions are not those the writer started from: another runner applied
+    those events first; nothing was written."""
+
+    code = "stale-positions"
+
+
+def stale(stored: Mapping[str, int], expected: Mapping[str, int] | None, new: Mapping[str, int]) -> str | None:
+    """Why ``apply`` with these positions must be refused (None: it may go on)."""
+    if expected is None:
+        return None
+    for source in sorted({*expected, *new}):
+        if stored.get(source, 0) != expected.get(source, 0):
+            return (f"the view is at {source} {stored.get(source, 0)}, not {expected.get(source, 0)}: "
+                    "another runner applied these events first")
+    return None
 
 
 @dataclass(frozen=True)
@@ -73,12 +96,16 @@ class ViewStore(Protocol):
         ...
 
     def apply(
-        self, name: str, version: int, changes: Changes, position: int | Mapping[str, int], source: str = LOG_SOURCE
+        self, name: str, version: int, changes: Changes, position: int | Mapping[str, int], source: str = LOG_SOURCE,
+        *, expected: Mapping[str, int] | None = None,
     ) -> None:
         """Writes the changes, the version and the new positions in ONE transaction.
 
         ``position`` is the new position of ``source``, or a mapping of sources to their new
         positions (sources not named keep theirs; an empty mapping changes no position).
+        With ``expected``, the stored position of every source named there or in the new positions
+        must equal ``expected``'s (missing: 0), checked in the same transaction; else
+        ``StalePositionsError`` and nothing is written.
         """
         ...
 

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from ledger.errors import UnavailableError
-from projections.store import LOG_SOURCE, Changes, EncodedChanges, ViewRow, ViewSnapshot
+from projections.store import LOG_SOURCE, Changes, EncodedChanges, StalePositionsError, ViewRow, ViewSnapshot, stale
 
 PREFIX_END = "\U0010ffff"
 INTEGER_RANGE = range(-(2**63), 2**63)
@@ -91,14 +91,15 @@ class InMemoryViewStore:
             return ViewSnapshot(self.positions(name), self.version(name), self.rows(name))
 
     def apply(
-        self, name: str, version: int, changes: Changes, position: int | Mapping[str, int], source: str = LOG_SOURCE
+        self, name: str, version: int, changes: Changes, position: int | Mapping[str, int], source: str = LOG_SOURCE,
+        *, expected: Mapping[str, int] | None = None,
     ) -> None:
         encoded = {where: None if row is None else orjson.dumps(row) for where, row in changes.items()}
-        self.apply_encoded(name, version, encoded, position, source)
+        self.apply_encoded(name, version, encoded, position, source, expected=expected)
 
     def apply_encoded(
         self, name: str, version: int, changes: EncodedChanges, position: int | Mapping[str, int],
-        source: str = LOG_SOURCE,
+        source: str = LOG_SOURCE, *, expected: Mapping[str, int] | None = None,
     ) -> None:
         """``apply`` with rows already JSON-encoded (orjson bytes; ``None`` deletes): the rebuild's path."""
         given = {source: position} if isinstance(position, int) else dict(position)
@@ -107,6 +108,9 @@ class InMemoryViewStore:
         encoded = dict(changes)
         _check_text([name, *positions, *(kind for kind, _ in encoded), *(key for _, key in encoded)])
         with self._open():
+            refused = stale(self._positions.get(name, {}), expected, positions)
+            if refused is not None:
+                raise StalePositionsError(refused)
             rows = self._rows.setdefault(name, {})
             for where, data in encoded.items():
                 if data is None:

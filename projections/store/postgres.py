@@ -29,7 +29,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from ledger.errors import UnavailableError
-from projections.store import LOG_SOURCE, Changes, EncodedChanges, ViewRow, ViewSnapshot
+from projections.store import LOG_SOURCE, Changes, EncodedChanges, StalePositionsError, ViewRow, ViewSnapshot, stale
 
 SCHEMA = (
     'CREATE TABLE IF NOT EXISTS view_rows (view text COLLATE "C" NOT NULL, kind text COLLATE "C" NOT NULL, '
@@ -179,14 +179,15 @@ class PostgresViewStore:
             return ViewSnapshot(self._positions(conn, name), self._version(conn, name), self._rows(conn, name))
 
     def apply(
-        self, name: str, version: int, changes: Changes, position: int | Mapping[str, int], source: str = LOG_SOURCE
+        self, name: str, version: int, changes: Changes, position: int | Mapping[str, int], source: str = LOG_SOURCE,
+        *, expected: Mapping[str, int] | None = None,
     ) -> None:
         encoded = {where: None if row is None else orjson.dumps(row) for where, row in changes.items()}
-        self.apply_encoded(name, version, encoded, position, source)
+        self.apply_encoded(name, version, encoded, position, source, expected=expected)
 
     def apply_encoded(
         self, name: str, version: int, changes: EncodedChanges, position: int | Mapping[str, int],
-        source: str = LOG_SOURCE,
+        source: str = LOG_SOURCE, *, expected: Mapping[str, int] | None = None,
     ) -> None:
         """``apply`` with rows already JSON-encoded (orjson bytes; ``None`` deletes): the rebuild's path."""
         given = {source: position} if isinstance(position, int) else dict(position)
@@ -197,6 +198,10 @@ class PostgresViewStore:
         deletes = [(name, kind, key) for (kind, key), data in changes.items() if data is None]
         with self._write(name) as conn:
             cursor = conn.cursor()
+            if expected is not None:  # under the view's advisory lock: no other writer moves it meanwhile
+                refused = stale(self._positions(conn, name), expected, given)
+                if refused is not None:
+                    raise StalePositionsError(refused)
             if deletes:
                 cursor.executemany("DELETE FROM view_rows WHERE view=%s AND kind=%s AND key=%s", deletes)
             if len(puts) >= COPY_FROM:

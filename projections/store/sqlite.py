@@ -19,7 +19,7 @@ import orjson
 
 from ledger.errors import UnavailableError
 from ledger.files import private_file, private_folder
-from projections.store import LOG_SOURCE, Changes, EncodedChanges, ViewRow, ViewSnapshot
+from projections.store import LOG_SOURCE, Changes, EncodedChanges, StalePositionsError, ViewRow, ViewSnapshot, stale
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS view_rows (view TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, "
@@ -117,20 +117,26 @@ class SQLiteViewStore:
                 db.execute("COMMIT")  # a read transaction: it only ends the snapshot
 
     def apply(
-        self, name: str, version: int, changes: Changes, position: int | Mapping[str, int], source: str = LOG_SOURCE
+        self, name: str, version: int, changes: Changes, position: int | Mapping[str, int], source: str = LOG_SOURCE,
+        *, expected: Mapping[str, int] | None = None,
     ) -> None:
         encoded = {where: None if row is None else orjson.dumps(row) for where, row in changes.items()}
-        self.apply_encoded(name, version, encoded, position, source)
+        self.apply_encoded(name, version, encoded, position, source, expected=expected)
 
     def apply_encoded(
         self, name: str, version: int, changes: EncodedChanges, position: int | Mapping[str, int],
-        source: str = LOG_SOURCE,
+        source: str = LOG_SOURCE, *, expected: Mapping[str, int] | None = None,
     ) -> None:
         """``apply`` with rows already JSON-encoded (orjson bytes; ``None`` deletes): the rebuild's path."""
         positions = {source: position} if isinstance(position, int) else dict(position)
         puts = [(name, kind, key, data) for (kind, key), data in changes.items() if data is not None]
         deletes = [(name, kind, key) for (kind, key), data in changes.items() if data is None]
         with self._write() as db:
+            if expected is not None:
+                stored = dict(db.execute("SELECT source, position FROM view_positions WHERE view=?", (name,)))
+                refused = stale(stored, expected, positions)
+                if refused is not None:
+                    raise StalePositionsError(refused)
             db.executemany("DELETE FROM view_rows WHERE view=? AND kind=? AND key=?", deletes)
             db.executemany("INSERT OR REPLACE INTO view_rows (view, kind, key, data) VALUES (?,?,?,?)", puts)
             db.executemany(

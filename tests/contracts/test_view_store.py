@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ledger.errors import UnavailableError
-from projections.store import ViewStore
+from projections.store import StalePositionsError, ViewRow, ViewStore
 from projections.store.memory import InMemoryViewStore
 from projections.store.postgres import PostgresViewStore
 from projections.store.sqlite import SQLiteViewStore
@@ -206,6 +206,31 @@ def test_concurrent_applies_are_all_kept(store: ViewStore) -> None:
         thread.join()
     assert len(store.rows("v")) == 100 and store.positions("v") == {f"w{worker}": 25 for worker in range(4)}
     assert [r.key for r in store.rows("v", prefix="3-")] == [f"3-{n:02d}" for n in range(25)]
+
+
+def test_apply_with_expected_positions_is_a_compare_and_set(store: ViewStore) -> None:
+    store.apply("v", 1, {("k", "a"): {"n": 1}}, {"log": 5}, expected={})
+    with pytest.raises(StalePositionsError, match="log 5"):  # another runner is at 5 already
+        store.apply("v", 1, {("k", "a"): {"n": 2}, ("k", "b"): {"n": 2}}, {"log": 6}, expected={})
+    assert (store.rows("v"), store.positions("v")) == ([ViewRow("k", "a", {"n": 1})], {"log": 5})
+    store.apply("v", 1, {("k", "a"): {"n": 2}}, {"log": 6}, expected={"log": 5})
+    assert store.get("v", "k", "a") == {"n": 2} and store.positions("v") == {"log": 6}
+    store.apply("v", 1, {}, {"kafka:1": 3}, expected={"log": 6})  # a new source starts from 0
+    with pytest.raises(StalePositionsError):  # kafka:1 is at 3, not 0
+        store.apply("v", 1, {}, {"kafka:1": 4}, expected={"log": 6})
+    store.apply("v", 1, {("k", "c"): {"n": 3}}, {"kafka:1": 4})  # without expected: no check, as before
+    assert store.positions("v") == {"log": 6, "kafka:1": 4}
+
+
+def test_encoded_applies_check_expected_positions_too(store: ViewStore) -> None:
+    apply_encoded = getattr(store, "apply_encoded", None)
+    if apply_encoded is None:  # optional: the runner falls back to apply
+        assert isinstance(store, ViewStore)
+        return
+    apply_encoded("v", 1, {("k", "a"): b'{"n":1}'}, {"log": 2}, expected={})
+    with pytest.raises(StalePositionsError):
+        apply_encoded("v", 1, {("k", "a"): b'{"n":9}'}, {"log": 3}, expected={"log": 1})
+    assert store.get("v", "k", "a") == {"n": 1} and store.positions("v") == {"log": 2}
 
 
 def test_a_closed_store_is_unavailable(store: ViewStore) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from datetime import date
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -14,6 +16,7 @@ from projections import registry
 from projections.base import Handler, ProjectionError, Rows, bump, dispatch
 from projections.runner import ProjectionRunner
 from projections.store.memory import InMemoryViewStore
+from projections.store.sqlite import SQLiteViewStore
 from tests.integration.projections.support import Hunan
 
 CS = "CS-YL-001"
@@ -144,3 +147,35 @@ def test_unknown_projection_names_are_invalid_input(ledger: Ledger, store: InMem
     with pytest.raises(InvalidInputError):
         ProjectionRunner(ledger, store).catch_up(["nonsense"])
 
+
+
+def test_two_runners_on_one_store_apply_every_event_once(ledger: Ledger, tmp_path: Path) -> None:
+    """Two runners (two workers, two processes) on one store: the positions are a compare-and-set, so
+    whichever stores a batch first wins and the other starts again from the stored positions."""
+    seed(ledger)
+    stores = [SQLiteViewStore(tmp_path / "views.db") for _ in range(2)]
+    runners = [ProjectionRunner(ledger, s, [Counter()], batch_size=1) for s in stores]
+    h = Hunan(ledger)
+
+    appending = threading.Event()
+    appending.set()
+
+    def follow(runner: ProjectionRunner) -> None:
+        while appending.is_set():
+            runner.catch_up()
+
+    threads = [threading.Thread(target=follow, args=(runner,)) for runner in runners]
+    for thread in threads:
+        thread.start()
+    for n in range(60):
+        h.staff(CS, f"extra-{n}", date(2024, 1, 1))
+    appending.clear()
+    for thread in threads:
+        thread.join()
+    for runner in runners:
+        runner.catch_up()
+    head = ledger.head()
+    assert count(stores[0]) == head == stores[1].position("counter")  # type: ignore[arg-type]
+    assert count(stores[0], "StaffJoined") == 61  # type: ignore[arg-type]
+    for store in stores:
+        store.close()
