@@ -29,7 +29,8 @@ def test_a_retiree_page_shows_the_history_the_state_as_of_a_date_and_its_proof(p
     sign_in(page, site)
     page.click("#nav-find")
     settled(page)
-    assert page.is_visible("#f-city") and not page.is_visible("#f-service_type")
+    assert page.is_visible("#f-city")
+    assert not page.is_visible("#f-service_type") and not page.is_visible("#f-month_from"), "overview filters only"
     first = site.get("auditor", "/v1/retirees", limit=1)["retirees"][0]["retiree_id"]
     assert page.get_attribute("#directory tbody tr:first-child a", "data-retiree") == first
     page.click(f"#directory a[data-retiree='{first}']")
@@ -111,3 +112,22 @@ def test_a_lookup_by_id_number_opens_the_retiree_without_the_number_in_any_url(p
     assert text(page, "#panel-retiree h2 code") == chosen
     assert page.get_attribute("#state-now [data-field=id_number]", "data-value") == id_number
     assert all(id_number not in url for url in [*requested, page.url])
+
+
+def test_the_directory_follows_the_city_filter_and_pages_on(page: Page, site: Site) -> None:
+    sign_in(page, site, query="?view=find")
+    page.select_option("#f-city", "Changsha")
+    page.click("#filters button[type=submit]")
+    settled(page)
+    assert query(page) == {"view": "find", "city": "Changsha"}
+    first = site.get("auditor", "/v1/retirees", city="Changsha", limit=50)
+    listed = "links => links.map(a => a.dataset.retiree)"
+    assert page.eval_on_selector_all("#directory a[data-retiree]", listed) == [
+        row["retiree_id"] for row in first["retirees"]]
+    assert first["next"] and page.is_visible("#directory-more")
+    following = site.get("auditor", "/v1/retirees", city="Changsha", limit=50, cursor=first["next"])
+    page.click("#directory-more")
+    page.wait_for_function("n => document.querySelectorAll('#directory tbody tr').length === n",
+                           arg=len(first["retirees"]) + len(following["retirees"]))
+    assert page.eval_on_selector_all("#directory a[data-retiree]", listed) == [
+        row["retiree_id"] for row in first["retirees"] + following["retirees"]]
