@@ -14,8 +14,8 @@ as the row's own endpoint would answer, ``column`` and ``problem``). A file that
 the two media types) the answer is instead the error sheet as a file (row, column, problem and the row's
 original cells, ID numbers and names masked), with status 200 in both cases and the outcome in headers:
 ``Sheet-Outcome`` (``decided`` or ``refused``), ``Sheet-Saved`` and ``Sheet-Failed`` (rows). With an
-``Idempotency-Key``, row N is keyed ``<key>#N``: sending the same file again appends nothing. The body is
-limited as every body is (``api.intake``).
+``Idempotency-Key``, row N is keyed ``<key>#N``: sending the same file again appends nothing. The request
+gate (``api.intake``) takes bodies of up to 16 MiB here, as for batches, and refuses other media types (415).
 
 ``GET`` exports a list to fill in (``format`` csv or xlsx, headers in ``lang`` zh or en) for the caller's
 scope (an agency its city, a community its own retirees and staff; auditors and viewers all), after the
