@@ -12,8 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from openpyxl import Workbook, load_workbook
@@ -89,38 +88,50 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def read(data: bytes, fmt: Format) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The header row and the data rows (with their row numbers, header = 1); blank rows are skipped."""
+def _raw(data: bytes, fmt: Format) -> Iterator[Sequence[Any]]:
+    """The rows of the file (of its first sheet) as read, cell values untouched."""
     if fmt == "csv":
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise InvalidInputError("a CSV file must be UTF-8 encoded (save it as 'CSV UTF-8')") from None
-        raw: Iterable[Sequence[Any]] = csv.reader(io.StringIO(text))
-    else:
-        try:
-            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except (zipfile.BadZipFile, OSError, KeyError, ValueError):
-            raise InvalidInputError("the file is not a readable .xlsx workbook") from None
-        sheet = book.worksheets[0] if book.worksheets else None
-        if sheet is None:
-            raise InvalidInputError("the workbook has no sheet")
-        raw = sheet.iter_rows(values_only=True)
+        yield from csv.reader(io.StringIO(text))
+        return
+    book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    if not book.worksheets:
+        raise InvalidInputError("the workbook has no sheet")
+    yield from book.worksheets[0].iter_rows(values_only=True)
+
+
+def read(data: bytes, fmt: Format) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header row and the data rows (with their row numbers, header = 1); blank rows are skipped.
+
+    Whatever the file holds, a file that cannot be read is an ``InvalidInputError`` (for XLSX, any error of
+    the zip or XML parsers: the bytes come from outside)."""
     header: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []
-    for number, cells in enumerate(raw, start=1):
-        values = [_text(v) for v in cells]
-        if not any(values):
-            continue
-        if header is None:
-            while values and not values[-1]:
-                values.pop()
-            header = values
-            continue
-        values += [""] * (len(header) - len(values))  # XLSX rows end at their last written cell
-        if len(rows) >= MAX_ROWS:
-            raise InvalidInputError(f"a spreadsheet may hold at most {MAX_ROWS} rows")
-        rows.append((number, values))
+    try:
+        for number, cells in enumerate(_raw(data, fmt), start=1):
+            values = [_text(v) for v in cells]
+            if not any(values):
+                continue
+            if header is None:
+                while values and not values[-1]:
+                    values.pop()
+                header = values
+                continue
+            values += [""] * (len(header) - len(values))  # XLSX rows end at their last written cell
+            if len(rows) >= MAX_ROWS:
+                raise InvalidInputError(f"a spreadsheet may hold at most {MAX_ROWS} rows")
+            rows.append((number, values))
+    except InvalidInputError:
+        raise
+    except csv.Error:
+        raise InvalidInputError("the CSV file cannot be read (a cell longer than 128 KiB?)") from None
+    except Exception:
+        if fmt == "csv":
+            raise
+        raise InvalidInputError("the file is not a readable .xlsx workbook") from None
     if header is None:
         raise InvalidInputError("the file is empty: no header row")
     return header, rows

@@ -5,6 +5,8 @@ exports without names or ID numbers."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -288,10 +290,22 @@ def test_a_file_with_malformed_cells_is_refused_whole_by_row_and_column(world: W
     assert world.head() == before
 
 
+def corrupt_xlsx() -> bytes:
+    """A workbook whose sheet is not XML (the zip is sound)."""
+    sound = zipfile.ZipFile(io.BytesIO(tables.write(["retiree_id"], [], "xlsx")))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as broken:
+        for name in sound.namelist():
+            broken.writestr(name, b"<junk" if name.endswith("sheet1.xml") else sound.read(name))
+    return out.getvalue()
+
+
 @pytest.mark.parametrize(("content", "media", "status", "detail"), [
     (b"", "text/csv", 422, "send the file"),
     (b"retiree_id,year\r\n", "application/json", 415, "text/csv"),
     (b"not a workbook", tables.MEDIA_TYPES["xlsx"], 422, "xlsx workbook"),
+    (corrupt_xlsx(), tables.MEDIA_TYPES["xlsx"], 422, "xlsx workbook"),
+    (b"retiree_id,year\r\n" + b"x" * 200_000 + b",2026\r\n", "text/csv", 422, "128 KiB"),
     ("身份证号码,年度\r\n".encode("gbk"), "text/csv", 422, "UTF-8"),
     (b"retiree_id,year,certified_on\r\n", "text/csv", 422, "no data rows"),
 ])
