@@ -107,8 +107,8 @@ def create_app(
         json_logs()
         if dev_mode:
             logger.warning(DEV_BANNER)
-        services = bootstrap(settings if settings is not None else Settings.from_env(), follow=True,
-                             checkpoint_every=checkpoint_every)
+        chosen = settings if settings is not None else Settings.from_env()
+        services = bootstrap(chosen, follow=chosen.follow, checkpoint_every=checkpoint_every)
         app.state.services = services
         services.ledger.on_handled.append(app.state.metrics.observe_append)
         try:

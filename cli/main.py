@@ -10,7 +10,6 @@ unless ``LEDGER_DEBUG=1``. Personal data (names, ID numbers) is printed only on 
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 from contextlib import nullcontext
@@ -27,6 +26,7 @@ from cli import ops as cli_ops  # noqa: F401  (registers their commands on the a
 from cli import retirees as cli_retirees  # noqa: F401  (registers `ledger retirees`)
 from cli import sheets as cli_sheets  # noqa: F401  (registers `ledger sheets`)
 from cli import witness as cli_witness  # noqa: F401  (registers `ledger witness`)
+from cli import worker as cli_worker  # noqa: F401  (registers `ledger projections run`)
 from cli.base import app, day, err, fail, out, progress, projections_app, stream_id
 from ledger.config import Settings
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
@@ -324,36 +324,6 @@ def projections_status() -> None:
     out().print(table)
     if errors:
         fail(f"{len(errors)} failing: {', '.join(sorted(errors))}")
-
-
-@projections_app.command("run")
-def projections_run(
-    log: Annotated[str | None, typer.Option("--log", help="Event log: sqlite or kafka://HOST:PORT.")] = None,
-    once: Annotated[bool, typer.Option("--once", help="Catch up and exit.")] = False,
-    interval: Annotated[float, typer.Option(min=0.05, help="Seconds between polls.")] = 1.0,
-) -> None:
-    """Follow the log and keep the views current (Ctrl-C or SIGTERM stops between batches)."""
-    settings = Settings.from_env(log_url=log)
-    with opened(settings) as services:
-        with progress("catching views up") as tick:
-            applied = services.runner.catch_up(progress=tick)
-        services.settle()
-        err().print(f"views at seq {services.ledger.head()} ({applied} records applied)")
-        if once:
-            return
-        signal.signal(signal.SIGTERM, _interrupt)  # a worker is stopped with SIGTERM: stop between batches
-        try:
-            while True:
-                time.sleep(interval)
-                applied = services.settle()
-                if applied:
-                    err().print(f"applied {applied} records; views at seq {services.ledger.head()}")
-        except KeyboardInterrupt:
-            err().print("stopped")
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

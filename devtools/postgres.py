@@ -162,6 +162,14 @@ class Cluster:
                 return self.dsn
         raise PostgresError(f"PostgreSQL did not start: {self._log_tail()}")
 
+    def restart(self, timeout: float = 60) -> None:
+        """Restarts the server on the same port and data (fast shutdown: every open connection is cut)."""
+        assert self.folder is not None
+        done = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "postgres.log"), "-m", "fast", "-w",
+                         "-t", str(int(timeout)), "-o", f"-p {self.port}", "restart", timeout=timeout + 10)
+        if done.returncode != 0:
+            raise PostgresError(f"PostgreSQL did not restart: {self._log_tail()}")
+
     def _log_tail(self) -> str:
         assert self.folder is not None
         with contextlib.suppress(OSError):

@@ -33,7 +33,8 @@ class Settings:
     URL: the index of the topic that every API process reads histories and state from.
     ``writer_url`` (``LEDGER_WRITER``) set makes this process a reader: it serves reads and refuses
     appends with a 503 that names the writer at that URL (the one process that appends; see the README's
-    deployment).
+    deployment). ``follow`` (``LEDGER_FOLLOW``, default on) runs the views in the API process; off, the
+    API only reads them and projection workers (``ledger projections run``) keep them current.
     """
 
     home: Path = field(default_factory=lambda: Path(DEFAULT_HOME))
@@ -51,6 +52,7 @@ class Settings:
     views_url: str = field(default="sqlite", repr=False)
     index_url: str = field(default="sqlite", repr=False)
     writer_url: str | None = None
+    follow: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -71,6 +73,7 @@ class Settings:
             views_url=env.get("LEDGER_VIEWS", "sqlite"),
             index_url=env.get("LEDGER_INDEX", "sqlite"),
             writer_url=env.get("LEDGER_WRITER") or None,
+            follow=env.get("LEDGER_FOLLOW", "1").lower() not in ("0", "false", "no", "off"),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)  # type: ignore[arg-type]

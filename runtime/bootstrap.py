@@ -14,6 +14,7 @@ checkpoint when the command's work is done. Nothing is built at import time.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from projections.store import ViewStore
 from projections.store.sqlite import SQLiteViewStore
 
 READ_WAIT_S = 2.0
+POLL_S = 0.02
+"""How often a read waits on the stored positions when workers, not this process, keep the views."""
 """How long a projection read waits for the views to reach the log head it saw (read-your-writes)."""
 
 
@@ -61,7 +64,14 @@ class Services:
         ``read_wait_s`` passed."""
         if self.follower is not None and self.follower.status().running:
             return self.follower.wait_for(view, seq, self.read_wait_s)
-        return self.runner.positions().get(view, 0)
+        position = self.runner.positions().get(view, 0)
+        if self.settings.follow or position >= seq or view not in self.runner.positions():
+            return position  # one-shot commands answer at once; workers keep the views of an API (LEDGER_FOLLOW=0)
+        deadline = time.monotonic() + self.read_wait_s
+        while position < seq and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+            position = self.runner.positions().get(view, 0)
+        return position
 
     def read_side(self) -> FollowerStatus:
         """Each view's position and the errors of failing views and duties (the checkpointer).

@@ -1,0 +1,95 @@
+"""``ledger projections run``: a projection worker, the long-running process that keeps views current.
+
+A worker follows the log (the embedded SQLite log, or the Kafka topic read with ``read_committed``)
+and applies it to the views it runs: all of them, or those named by ``--views`` so that several
+workers split the views between them (each view then has one owner; a view is folded in the log's
+one ``seq`` order, so views that sum across streams and partitions stay exact). Two workers that do
+run the same view never both apply an event: the view store's positions are a compare-and-set
+(``projections.store``), and the loser starts again from the stored positions.
+
+A view store or log that is unavailable (PostgreSQL restarting, brokers away) is retried with a
+growing pause (one line on stderr each time, at most ``MAX_PAUSE_S`` apart); a view that cannot
+apply an event stops the worker with exit 1 and says which (never skipped). SIGTERM or Ctrl-C stop
+it between batches; a worker killed at any moment resumes from the positions stored with the rows.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Annotated
+
+import typer
+
+from cli.base import err, fail, progress, projections_app
+from ledger.config import Settings
+from ledger.errors import LedgerError, ProjectionError
+from projections import registry
+from runtime.bootstrap import Services, opened
+
+MAX_PAUSE_S = 10.0
+
+
+def chosen_views(views: str | None) -> list[str] | None:
+    """The view names of ``--views`` (checked against the registered projections), or None for all."""
+    if views is None:
+        return None
+    names = [name.strip() for name in views.split(",") if name.strip()]
+    if not names:
+        raise typer.BadParameter("name at least one view", param_hint="--views")
+    return [registry.by_name(name).name for name in dict.fromkeys(names)]
+
+
+@projections_app.command("run")
+def projections_run(
+    log: Annotated[str | None, typer.Option("--log", help="Event log: sqlite or kafka://HOST:PORT.")] = None,
+    views: Annotated[str | None, typer.Option(
+        "--views", help="Only these views, comma-separated (workers split the views; default: all).")] = None,
+    once: Annotated[bool, typer.Option("--once", help="Catch up and exit.")] = False,
+    interval: Annotated[float, typer.Option(min=0.05, help="Seconds between polls.")] = 1.0,
+) -> None:
+    """Follow the log and keep the views current (Ctrl-C or SIGTERM stops between batches)."""
+    settings = Settings.from_env(log_url=log)
+    names = chosen_views(views)
+    label = "all views" if names is None else ", ".join(names)
+    signal.signal(signal.SIGTERM, _interrupt)  # a worker is stopped with SIGTERM: stop between batches
+    try:
+        with opened(settings) as services:
+            with progress(f"catching up {label}") as tick:
+                applied = _round(services, names, tick)
+            err().print(f"{label} at seq {_at(services, names)} ({applied} records applied)", soft_wrap=True)
+            pause = interval
+            while not once:
+                time.sleep(pause)
+                try:
+                    applied = _round(services, names)
+                except ProjectionError:
+                    raise
+                except LedgerError as error:  # unavailable: the store or the log comes back, so retry
+                    pause = min(pause * 2, MAX_PAUSE_S)
+                    err().print(f"{error.detail}; retrying in {pause:g} s", soft_wrap=True)
+                    continue
+                pause = interval
+                if applied:
+                    err().print(f"applied {applied} records to {label}; at seq {_at(services, names)}", soft_wrap=True)
+    except ProjectionError as error:
+        fail(error.detail)
+    except KeyboardInterrupt:
+        err().print("stopped")
+
+
+def _round(services: Services, names: list[str] | None, tick: object = None) -> int:
+    applied = services.runner.catch_up(names, progress=tick)  # type: ignore[arg-type]
+    if names is None and services.checkpointer is not None:
+        services.checkpointer.maybe_checkpoint()  # the worker of every view signs the due checkpoints too
+    return applied
+
+
+def _at(services: Services, names: list[str] | None) -> int:
+    """The seq every view of this worker has applied the log up to."""
+    positions = services.runner.positions()
+    return min((at for name, at in positions.items() if names is None or name in names), default=0)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
