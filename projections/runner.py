@@ -36,7 +36,7 @@ import orjson
 from ledger.application import Ledger
 from ledger.errors import InvalidInputError, ProjectionError
 from projections import registry
-from projections.base import Projection
+from projections.base import Projection, handlers_of
 from projections.rows import BatchRows, Encoded, RebuildRows
 from projections.sources import SETTLE_S, LogSource, SourcedRecord, source_for
 from projections.store import StalePositionsError, ViewStore
@@ -45,6 +45,11 @@ Progress = Callable[[int, int], None]
 """Called after each batch with (log records processed so far, records to process in total)."""
 
 SHADOW_SUFFIX = "~rebuild"
+
+
+def green(projection: Projection) -> str:
+    """Where a new version of a view is built beside the live one (blue/green)."""
+    return f"{projection.name}~v{projection.version}"
 
 
 @dataclass(frozen=True)
@@ -114,13 +119,37 @@ class ProjectionRunner:
     def catch_up(self, names: Sequence[str] | None = None, progress: Progress | None = None) -> int:
         """Applies the events after each view's positions; returns how many log records were applied.
 
-        A view written by another version of its projection is rebuilt first (counted too).
+        Blue/green: a view whose rows an OLDER version of its projection wrote keeps serving while this
+        version builds beside it (``NAME~vN``, its positions stored with its rows, so a worker stopped
+        midway resumes); once the new one has caught up with the log it is swapped in atomically and the
+        old rows are dropped. Workers still running the old code keep the live view current meanwhile.
+        A view a NEWER version already serves is left to that version's runners (``superseded``).
         """
         with self._lock:
-            chosen = self._select(names)
-            stale = [p for p in chosen if self._store.version(p.name) not in (None, p.version)]
-            applied = self._rebuild(stale, progress) if stale else 0
-            return applied + self._advance([self._target(p, p.name) for p in chosen], progress)
+            targets = []
+            for p in self._select(names):
+                stored = self._store.version(p.name)
+                if stored is None or stored == p.version:
+                    targets.append(self._target(p, p.name))
+                elif stored < p.version:
+                    targets.append(self._target(p, green(p)))
+            applied = self._advance(targets, progress)
+            for target in targets:
+                if target.view != target.projection.name and not target.lost:
+                    self._switch(target)
+            return applied
+
+    def superseded(self) -> list[str]:
+        """The views a newer version of their projection serves: this runner leaves them alone."""
+        with self._lock:
+            return [p.name for p in self._projections if (self._store.version(p.name) or 0) > p.version]
+
+    def _switch(self, target: _Target) -> None:
+        """Swaps a caught-up green view in for the live one (old rows dropped in the same transaction)."""
+        if target.seq == 0 and self._store.version(target.view) is None:  # an empty log: the view still exists
+            self._store.apply(target.view, target.projection.version, {}, {})
+        if target.seq >= self._source.last_seq(self._store.positions(target.projection.name)):
+            self._store.replace(target.projection.name, target.view)
 
     def rebuild(self, names: Sequence[str] | None = None, progress: Progress | None = None) -> int:
         """Replays the whole log into fresh views and swaps them in; returns the records replayed."""
@@ -235,11 +264,18 @@ class ProjectionRunner:
         projection = target.projection
         rows = target.rows if target.rows is not None else BatchRows(self._store, target.view)
         evolve = projection.evolve
+        handlers = handlers_of(projection)  # a dispatching view: call its handlers, skip the other events
         begin, keep = rows.begin, rows.keep
         for index, (sourced, event) in enumerate(todo):
+            if handlers is not None:
+                handler = handlers.get(type(event).__name__)
+                if handler is None:
+                    continue
+            else:
+                handler = evolve
             begin(sourced.record.id)
             try:
-                evolve(rows, event)
+                handler(rows, event)
             except Exception as error:
                 rows.discard()
                 self._applied(target, todo[:index])
