@@ -164,6 +164,12 @@ def bench(
     = 100_000,
     json_file: Annotated[Path | None, typer.Option("--json", dir_okay=False, help="Also write the figures as JSON.")]
     = None,
+    scale_out: Annotated[bool, typer.Option("--scale", help="Only issue 10's figures: rebuild into PostgreSQL vs "
+                                            "SQLite, 1/2/4 projection workers on a 4-partition topic, reader API "
+                                            "on the PostgreSQL index vs the writer's (5 interleaved rounds; "
+                                            "--log, else a broker is started; --events, default 50,000).")] = False,
+    postgres: Annotated[str | None, typer.Option("--postgres", help="With --scale: a PostgreSQL server whose user "
+                                                 "may create databases (default: a throwaway cluster).")] = None,
 ) -> None:
     """Measure every goal figure beside its ceiling, interleaved in the same run (ratios are what count)."""
     from dataclasses import replace
@@ -187,6 +193,14 @@ def bench(
         return
     if log is not None and not log.startswith("kafka://"):
         raise InvalidInputError("--log takes kafka://HOST:PORT (SQLite is always measured)")
+    if scale_out:
+        from bench import scale as paired_scale
+
+        size = events or (5_000 if quick else 50_000)
+        paired_bench(f"ledger bench --scale ({size:,} events, median of 5 interleaved rounds)",
+                     lambda root, report: paired_scale.figures(root, log, postgres, events=size, report=report),
+                     json_file, markdown)
+        return
     from bench.run import QUICK, Scale, run
 
     scale = QUICK if quick else Scale()
