@@ -9,7 +9,8 @@ run the same view never both apply an event: the view store's positions are a co
 
 A view store or log that is unavailable (PostgreSQL restarting, brokers away) is retried with a
 growing pause (one line on stderr each time, at most ``MAX_PAUSE_S`` apart); a view that cannot
-apply an event stops the worker with exit 1 and says which (never skipped). SIGTERM or Ctrl-C stop
+apply an event stops the worker with exit 1 and says which (never skipped). One worker signs the due
+checkpoints (``--checkpoints``, the default when it runs every view); it needs the signing key. SIGTERM or Ctrl-C stop
 it between batches; a worker killed at any moment resumes from the positions stored with the rows.
 """
 
@@ -45,24 +46,28 @@ def projections_run(
     log: Annotated[str | None, typer.Option("--log", help="Event log: sqlite or kafka://HOST:PORT.")] = None,
     views: Annotated[str | None, typer.Option(
         "--views", help="Only these views, comma-separated (workers split the views; default: all).")] = None,
+    checkpoints: Annotated[bool | None, typer.Option(
+        "--checkpoints/--no-checkpoints",
+        help="Sign the due checkpoints after each round (default: when running every view).")] = None,
     once: Annotated[bool, typer.Option("--once", help="Catch up and exit.")] = False,
     interval: Annotated[float, typer.Option(min=0.05, help="Seconds between polls.")] = 1.0,
 ) -> None:
     """Follow the log and keep the views current (Ctrl-C or SIGTERM stops between batches)."""
     settings = Settings.from_env(log_url=log)
     names = chosen_views(views)
+    signs = names is None if checkpoints is None else checkpoints
     label = "all views" if names is None else ", ".join(names)
     signal.signal(signal.SIGTERM, _interrupt)  # a worker is stopped with SIGTERM: stop between batches
     try:
         with opened(settings) as services:
             with progress(f"catching up {label}") as tick:
-                applied = _round(services, names, tick)
+                applied = _round(services, names, signs, tick)
             err().print(f"{label} at seq {_at(services, names)} ({applied} records applied)", soft_wrap=True)
             pause = interval
             while not once:
                 time.sleep(pause)
                 try:
-                    applied = _round(services, names)
+                    applied = _round(services, names, signs)
                 except ProjectionError:
                     raise
                 except LedgerError as error:  # unavailable: the store or the log comes back, so retry
@@ -78,10 +83,10 @@ def projections_run(
         err().print("stopped")
 
 
-def _round(services: Services, names: list[str] | None, tick: object = None) -> int:
+def _round(services: Services, names: list[str] | None, signs: bool, tick: object = None) -> int:
     applied = services.runner.catch_up(names, progress=tick)  # type: ignore[arg-type]
-    if names is None and services.checkpointer is not None:
-        services.checkpointer.maybe_checkpoint()  # the worker of every view signs the due checkpoints too
+    if signs and services.checkpointer is not None:
+        services.checkpointer.maybe_checkpoint()  # one worker signs the due checkpoints (with the signing key)
     return applied
 
 

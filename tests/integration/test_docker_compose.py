@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from projections import registry
+
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 BROKERS = ("kafka-1", "kafka-2", "kafka-3")
 LEDGER_SERVICES = {"writer": "ledger serve", "reader": "ledger serve", "worker-1": "ledger projections run",
@@ -81,6 +83,19 @@ def test_only_the_writer_appends_and_both_api_processes_share_one_index() -> Non
     assert "LEDGER_WRITER" not in envs["writer"]
     assert {envs[name]["LEDGER_WRITER"] for name in ("reader", "worker-1", "worker-2")} == {"http://writer:8000"}
     assert envs["writer"]["LEDGER_INDEX"] == envs["reader"]["LEDGER_INDEX"] == envs["writer"]["LEDGER_VIEWS"]
+
+
+def test_the_workers_split_every_view_between_them_and_the_api_processes_only_read_views() -> None:
+    services = compose()["services"]
+    owned = [_option(services[name]["command"], "--views").split(",") for name in ("worker-1", "worker-2")]
+    assert sorted(owned[0] + owned[1]) == sorted(p.name for p in registry.ALL)  # each view has exactly one owner
+    assert "--checkpoints" in services["worker-1"]["command"] and "--checkpoints" not in services["worker-2"]["command"]
+    assert {services[name]["environment"]["LEDGER_FOLLOW"] for name in ("writer", "reader")} == {"0"}
+
+
+def _option(command: str, name: str) -> str:
+    words = command.split()
+    return words[words.index(name) + 1]
 
 
 def test_the_writer_waits_for_every_broker_and_the_others_for_the_writer() -> None:
