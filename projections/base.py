@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from ledger.domain.community import Community
 from ledger.errors import ProjectionError  # noqa: F401  (re-exported: the runner raises it)
@@ -50,6 +50,26 @@ class Projection(Protocol):
     version: int
 
     def evolve(self, rows: Rows, event: object) -> None: ...
+
+
+class Dispatching:
+    """A view whose ``evolve`` is exactly :func:`dispatch` over its ``handlers`` (by event type name).
+
+    So the runner may call the handler of each event itself and skip the events the view has no
+    handler for (see :func:`handlers_of`); a view that does more in ``evolve`` must not derive from it.
+    """
+
+    handlers: ClassVar[Mapping[str, Handler]]
+
+    def evolve(self, rows: Rows, event: object) -> None:
+        dispatch(self.handlers, rows, event)
+
+
+def handlers_of(projection: object) -> Mapping[str, Handler] | None:
+    """The handlers a projection's ``evolve`` dispatches to by type name, or None when it may do anything."""
+    if isinstance(projection, Dispatching) and type(projection).evolve is Dispatching.evolve:
+        return projection.handlers
+    return None
 
 
 def dispatch(handlers: Mapping[str, Handler], rows: Rows, event: object) -> None:

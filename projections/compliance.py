@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from ledger.domain.values import INDICATOR_LIMIT, Indicator
-from projections.base import Handler, Row, Rows, dispatch
+from projections.base import Dispatching, Handler, Row
 from projections.capacity import facts, load
 from projections.capacity_figures import (
     Facts,
@@ -152,7 +152,7 @@ def _furthest_below_first(row: dict[str, Any]) -> tuple[Any, ...]:
             row["area"], row["standard"])
 
 
-class ComplianceView:
+class ComplianceView(Dispatching):
     """Facts for judging communities against the agencies' standards; see the module docstring."""
 
     name = NAME
@@ -164,5 +164,3 @@ class ComplianceView:
         "QualificationObtained",
     )
 
-    def evolve(self, rows: Rows, event: object) -> None:
-        dispatch(self.handlers, rows, event)

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from ledger.domain.retiree import Retiree
 from ledger.domain.values import PensionStatus, Stage
-from projections.base import Handler, Row, Rows, dispatch, stream_id
+from projections.base import Dispatching, Handler, Row, Rows, stream_id
 from projections.store import ViewStore
 
 NAME = "directory"
@@ -63,7 +63,7 @@ def _deceased(rows: Rows, e: Retiree.Deceased) -> None:
     _change(rows, e, stage=Stage.DECEASED.value, pension_status=PensionStatus.ENDED.value)
 
 
-class DirectoryView:
+class DirectoryView(Dispatching):
     """One row per retiree, no personal data; see the module docstring."""
 
     name = NAME
@@ -77,8 +77,6 @@ class DirectoryView:
         "Deceased": _deceased,
     }
 
-    def evolve(self, rows: Rows, event: object) -> None:
-        dispatch(self.handlers, rows, event)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from ledger.domain.values import FacilityKind
-from projections.base import Handler, Rows, dispatch
+from projections.base import Dispatching, Handler
 from projections.capacity import facts, load
 from projections.capacity_figures import Facts, by_code, full_time_on, lives_of, managed_on, staff_of
 from projections.series import money
@@ -63,7 +63,7 @@ def community_years(facts_: Facts, community: str | None = None, city: str | Non
     return found
 
 
-class FundingView:
+class FundingView(Dispatching):
     """Facts for funding per retiree and per full-time staff; see the module docstring."""
 
     name = NAME
@@ -73,5 +73,3 @@ class FundingView:
         "FacilityRecorded", "FundingAllocated",
     )
 
-    def evolve(self, rows: Rows, event: object) -> None:
-        dispatch(self.handlers, rows, event)

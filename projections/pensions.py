@@ -29,13 +29,13 @@ from ledger.domain.values import PensionStatus, Stage
 from projections.base import (
     Amount,
     Cells,
+    Dispatching,
     Handler,
     Row,
     Rows,
     add_cell,
     cell_key,
     community_row,
-    dispatch,
     move_contribution,
     stream_id,
 )
@@ -131,7 +131,7 @@ def _deceased(rows: Rows, e: Retiree.Deceased) -> None:
     _change(rows, e, change)
 
 
-class PensionsView:
+class PensionsView(Dispatching):
     """The pension roll; see the module docstring for the rows."""
 
     name = NAME
@@ -147,5 +147,3 @@ class PensionsView:
         "Deceased": _deceased,
     }
 
-    def evolve(self, rows: Rows, event: object) -> None:
-        dispatch(self.handlers, rows, event)

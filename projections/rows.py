@@ -102,13 +102,17 @@ class RebuildRows(BatchRows):
         self._memo: dict[Key, Any] = {}
         self._memo_current: dict[Key, Any] = {}
 
-    def begin(self, seq: int) -> None:
-        super().begin(seq)
+    def begin(self, seq: int) -> None:  # BatchRows.begin and keep inlined: they run per event and view
+        self._seq = seq
+        if self._current:
+            self._current = {}
         if self._memo_current:
             self._memo_current = {}
 
     def keep(self) -> None:
-        super().keep()
+        if self._current:
+            self._kept.update(self._current)
+            self._current = {}
         if self._memo_current:
             memo = self._memo
             for where, value in self._memo_current.items():
@@ -163,7 +167,7 @@ class RebuildRows(BatchRows):
         self._memo_current[(kind, key)] = value
 
     def take(self) -> Encoded:
-        kept = super().take()
+        kept = dict(sorted(super().take().items()))  # in key order: the store's B-tree fills page by page
         clean = self._clean
         for where, data in kept.items():
             if data is None:

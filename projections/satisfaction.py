@@ -23,13 +23,13 @@ from ledger.domain.community import Community
 from ledger.domain.retiree import Retiree
 from projections.base import (
     Cells,
+    Dispatching,
     Handler,
     Row,
     Rows,
     bump,
     cell_key,
     community_row,
-    dispatch,
     merge_cells,
     move_contribution,
     stream_id,
@@ -98,7 +98,7 @@ def _rated(rows: Rows, e: Retiree.SatisfactionRated) -> None:
     bump(rows, "cell", cell_key(service["community"], month(day), service["service_type"]), score_counts(e.score))
 
 
-class SatisfactionView:
+class SatisfactionView(Dispatching):
     """Ratings by community, service type and month; see the module docstring for the rows."""
 
     name = NAME
@@ -113,5 +113,3 @@ class SatisfactionView:
         "SatisfactionRated": _rated,
     }
 
-    def evolve(self, rows: Rows, event: object) -> None:
-        dispatch(self.handlers, rows, event)

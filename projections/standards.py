@@ -26,12 +26,12 @@ from ledger.domain.values import ServiceType
 from projections.base import (
     Amount,
     Cells,
+    Dispatching,
     Handler,
     Row,
     Rows,
     cell_key,
     community_row,
-    dispatch,
     merge_cells,
     move_contribution,
     stream_id,
@@ -122,7 +122,7 @@ def _service(rows: Rows, e: Retiree.ServiceDelivered) -> None:
     add_item(rows, stream_id(e), "q4_visit_years", e.delivered_on.year, visited_cells, "year")
 
 
-class StandardsView:
+class StandardsView(Dispatching):
     """Service-standard compliance by community and year; see the module docstring for the rows."""
 
     name = NAME
@@ -137,5 +137,3 @@ class StandardsView:
         "ServiceDelivered": _service,
     }
 
-    def evolve(self, rows: Rows, event: object) -> None:
-        dispatch(self.handlers, rows, event)

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from ledger.domain.values import Indicator, StaffRole
-from projections.base import Handler, Row, Rows, dispatch
+from projections.base import Dispatching, Handler, Row
 from projections.capacity import facts, load
 from projections.capacity_figures import (
     Facts,
@@ -110,7 +110,7 @@ def staff_years(facts_: Facts, community: str | None = None, city: str | None = 
     return found
 
 
-class TrainingView:
+class TrainingView(Dispatching):
     """Facts for the training of practitioners; see the module docstring."""
 
     name = NAME
@@ -120,5 +120,3 @@ class TrainingView:
         "StaffJoined", "StaffLeft", "StaffTrained", "EnrolledInCourse", "CourseCompleted", "QualificationObtained",
     )
 
-    def evolve(self, rows: Rows, event: object) -> None:
-        dispatch(self.handlers, rows, event)

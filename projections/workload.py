@@ -26,6 +26,7 @@ from ledger.domain.retiree import Retiree
 from ledger.domain.values import StaffRole
 from projections.base import (
     Cells,
+    Dispatching,
     Handler,
     Row,
     Rows,
@@ -33,7 +34,6 @@ from projections.base import (
     bump,
     cell_key,
     community_row,
-    dispatch,
     merge_cells,
     move_contribution,
     stream_id,
@@ -140,7 +140,7 @@ def _service(rows: Rows, e: Retiree.ServiceDelivered) -> None:
     })
 
 
-class WorkloadView:
+class WorkloadView(Dispatching):
     """Community x month workload figures; see the module docstring for the rows."""
 
     name = NAME
@@ -158,5 +158,3 @@ class WorkloadView:
         "ServiceDelivered": _service,
     }
 
-    def evolve(self, rows: Rows, event: object) -> None:
-        dispatch(self.handlers, rows, event)
