@@ -129,6 +129,16 @@ def apply_difference(rows: Rows, kind: str, old: Cells, new: Cells) -> None:
             bump(rows, kind, key, change)
 
 
+def bump_cells(rows: Rows, kind: str, cells: Cells) -> None:
+    """Adds a contribution's change to the ``kind`` rows as :func:`apply_difference` does (keys in order,
+    each key's nonzero fields in order), for a view that computed the change itself."""
+    for key in sorted(cells):
+        amounts = cells[key]
+        change = {f: amounts[f] for f in sorted(amounts) if amounts[f]}
+        if change:
+            bump(rows, kind, key, change)
+
+
 def community_row(event: Community.Registered) -> Row:
     return {"code": event.code, "name": event.name, "city": event.city, "district": event.district, "kind": event.kind}
 

@@ -34,12 +34,13 @@ from projections.base import (
     Row,
     Rows,
     add_cell,
+    bump_cells,
     cell_key,
     community_row,
     move_contribution,
     stream_id,
 )
-from projections.timeline import died, holder, month, new_life, period_stints, placed, step_cells
+from projections.timeline import died, holder, life_of, month, new_life, period_stints, placed, step_cells
 
 NAME = "pensions"
 RUNNING = ("total_monthly_pension", "pensions_in_payment", "suspended")
@@ -105,11 +106,57 @@ def _relocated(rows: Rows, e: Retiree.Relocated) -> None:
 
 
 def _adjusted(rows: Rows, e: Retiree.PensionAdjusted) -> None:
-    def change(life: Row) -> None:
-        life["adjustments"].append([e.effective_month, str(e.new_amount), str(e.previous_amount)])
-        life["monthly_pension"] = str(e.new_amount)
+    adjustment = [e.effective_month, str(e.new_amount), str(e.previous_amount)]
 
-    _change(rows, e, change)
+    def change(life: Row) -> None:
+        life["adjustments"].append(adjustment)
+        life["monthly_pension"] = adjustment[1]
+
+    retiree_id = stream_id(e)
+    life = life_of(rows, retiree_id)
+    step = _latest_adjustment_cells(life, *adjustment)
+    if step is None:
+        _change(rows, e, change)
+        return
+    bump_cells(rows, "month", step)
+    change(life)
+    rows.put("retiree", retiree_id, life)
+
+
+def _cents(amount: str) -> bool:
+    """Written with exactly two decimals (as ``ledger.domain.values.money`` quantizes): Decimal sums of
+    such amounts keep two decimals, whichever amounts they add."""
+    return len(amount) > 3 and amount[-3] == "." and amount[-2:].isdigit()
+
+
+def _latest_adjustment_cells(life: Row, effective: str, new: str, previous: str) -> Cells | None:
+    """What an adjustment effective at or after every recorded adjustment and status change adds to
+    ``retiree_cells(life)`` (the usual case, without recomputing the life); None in any other case.
+
+    From ``effective`` on, the amount in force becomes ``new`` for good and the status stays the last
+    one, so the running total of each stint still managed then steps by ``new`` minus the amount in
+    force before, from ``effective`` (or the stint's start, if later) to the stint's end.
+    """
+    adjustments, statuses = life["adjustments"], life["statuses"]
+    if any(a[0] > effective for a in adjustments) or any(s[0] > effective for s in statuses):
+        return None
+    amounts = [life["enrolled_amount"], new, previous, *(a[1] for a in adjustments), *(a[2] for a in adjustments)]
+    if not all(map(_cents, amounts)):  # other exponents: let the full recomputation give the same strings
+        return None
+    cells: Cells = {}
+    spans = period_stints(life, month)
+    if not statuses or statuses[-1][1] != PensionStatus.SUSPENDED:
+        step = Decimal(new) - Decimal(adjustments[-1][1] if adjustments else life["enrolled_amount"])
+        for community, start, end in spans:
+            if end is None or end > effective:
+                add_cell(cells, cell_key(community, max(start, effective)), "total_monthly_pension", step)
+                if end is not None:
+                    add_cell(cells, cell_key(community, end), "total_monthly_pension", -step)
+    managing = holder(spans, effective)
+    if managing is not None:
+        add_cell(cells, cell_key(managing, effective), "adjustments", 1)
+        add_cell(cells, cell_key(managing, effective), "adjustments_sum", Decimal(new) - Decimal(previous))
+    return cells
 
 
 def _status(kind: PensionStatus) -> Handler:
