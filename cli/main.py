@@ -36,6 +36,8 @@ from ledger.privacy import personal_fields, redact_event
 from runtime.bootstrap import opened
 from runtime.serving import DEV_MODE_VARIABLE, HTTP_APP, HTTP_PROTOCOL, check_dev_host, check_port_free
 
+WORKER_SEEN_S = 600
+"""Workers heard from within this many seconds are shown by `ledger projections status`."""
 FRESH_FILES = ("events.db", "views.db", "audit.db")  # the log, the views, the log's checkpoints (+ -wal, -shm)
 
 
@@ -298,8 +300,8 @@ def projections_rebuild(
 
 @projections_app.command("status")
 def projections_status() -> None:
-    """Each view's version, last verification, position, the log head, the lag and, for a failing view,
-    its error (exit 1)."""
+    """Each view's version, last verification, position, the log head, the lag (per topic partition on
+    Kafka), the workers running it and, for a failing view, its error (exit 1)."""
     from datetime import UTC
 
     from projections.verify import last_checks
@@ -309,18 +311,24 @@ def projections_status() -> None:
         errors = services.read_side().errors  # one catch-up attempt per view, failures kept
         rows = services.runner.status()
         checks = last_checks(services.store)
+        workers = services.store.workers()
     table = Table(title="Projections")
-    for column in ("name", "version", "verified", "position", "head", "lag", "error"):
-        table.add_column(column, justify="left" if column in ("name", "verified", "error") else "right",
+    for column in ("name", "version", "verified", "position", "head", "lag", "lag by partition", "workers", "error"):
+        table.add_column(column, justify="right" if column in ("position", "head", "lag") else "left",
                          overflow="fold")
+    now = time.time()
     for row in rows:
         stale = row.stored_version not in (None, row.version)
         version = f"{row.version} (stored {row.stored_version})" if stale else str(row.version)
         check = checks.get(row.name)
         verified = "never" if check is None else (
             f"{check.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC {'OK' if check.ok else 'DIFFERS'}")
-        table.add_row(row.name, version, verified, str(row.position), str(row.head), str(row.lag),
-                      errors.get(row.name, ""))
+        partitions = ", ".join(f"{source.removeprefix('kafka:')}: {lag}" for source, lag in row.lag_by_source.items()
+                               if source.startswith("kafka:"))
+        seen = ", ".join(f"{worker} ({now - at:.0f} s ago)" for worker, at in workers.get(row.name, {}).items()
+                         if now - at < WORKER_SEEN_S)
+        table.add_row(row.name, version, verified, str(row.position), str(row.head), str(row.lag), partitions,
+                      seen, errors.get(row.name, ""))
     out().print(table)
     if errors:
         fail(f"{len(errors)} failing: {', '.join(sorted(errors))}")

@@ -12,11 +12,15 @@ growing pause (one line on stderr each time, at most ``MAX_PAUSE_S`` apart); a v
 apply an event stops the worker with exit 1 and says which (never skipped). One worker signs the due
 checkpoints (``--checkpoints``, the default when it runs every view); it needs the signing key. SIGTERM or Ctrl-C stop
 it between batches; a worker killed at any moment resumes from the positions stored with the rows.
+After each round it tells the view store it runs its views (``--name``, default HOST:PID), which
+``ledger projections status`` shows with each view's lag per partition.
 """
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import time
 from typing import Annotated
 
@@ -49,6 +53,8 @@ def projections_run(
     checkpoints: Annotated[bool | None, typer.Option(
         "--checkpoints/--no-checkpoints",
         help="Sign the due checkpoints after each round (default: when running every view).")] = None,
+    name: Annotated[str | None, typer.Option(
+        "--name", help="This worker's name in `ledger projections status` (default: HOST:PID).")] = None,
     once: Annotated[bool, typer.Option("--once", help="Catch up and exit.")] = False,
     interval: Annotated[float, typer.Option(min=0.05, help="Seconds between polls.")] = 1.0,
 ) -> None:
@@ -56,18 +62,19 @@ def projections_run(
     settings = Settings.from_env(log_url=log)
     names = chosen_views(views)
     signs = names is None if checkpoints is None else checkpoints
+    worker = name or f"{socket.gethostname()}:{os.getpid()}"
     label = "all views" if names is None else ", ".join(names)
     signal.signal(signal.SIGTERM, _interrupt)  # a worker is stopped with SIGTERM: stop between batches
     try:
         with opened(settings) as services:
             with progress(f"catching up {label}") as tick:
-                applied = _round(services, names, signs, tick)
+                applied = _round(services, names, signs, worker, tick)
             err().print(f"{label} at seq {_at(services, names)} ({applied} records applied)", soft_wrap=True)
             pause = interval
             while not once:
                 time.sleep(pause)
                 try:
-                    applied = _round(services, names, signs)
+                    applied = _round(services, names, signs, worker)
                 except ProjectionError:
                     raise
                 except LedgerError as error:  # unavailable: the store or the log comes back, so retry
@@ -83,8 +90,10 @@ def projections_run(
         err().print("stopped")
 
 
-def _round(services: Services, names: list[str] | None, signs: bool, tick: object = None) -> int:
+def _round(services: Services, names: list[str] | None, signs: bool, worker: str, tick: object = None) -> int:
     applied = services.runner.catch_up(names, progress=tick)  # type: ignore[arg-type]
+    views = names if names is not None else [p.name for p in services.runner.projections]
+    services.store.heartbeat(views, worker, time.time())  # `ledger projections status` shows who runs what
     if signs and services.checkpointer is not None:
         services.checkpointer.maybe_checkpoint()  # one worker signs the due checkpoints (with the signing key)
     return applied

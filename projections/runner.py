@@ -64,6 +64,8 @@ class ViewStatus:
     head: int
     lag: int
     positions: dict[str, int] = field(default_factory=dict)
+    lag_by_source: dict[str, int] = field(default_factory=dict)
+    """Per source (a topic partition, or the embedded log), the seqs by which the view is behind it."""
 
 
 @dataclass
@@ -163,7 +165,8 @@ class ProjectionRunner:
             for p in self._projections:
                 target = self._target(p, p.name)
                 found.append(ViewStatus(p.name, p.version, self._store.version(p.name), target.seq, head,
-                                        head - target.seq, target.positions))
+                                        head - target.seq, target.positions,
+                                        self._source.lag_by_source(target.positions)))
             return found
 
     def positions(self) -> dict[str, int]:

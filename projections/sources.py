@@ -60,6 +60,11 @@ class LogSource(Protocol):
         """The ``seq`` of the last record in the log (0: empty)."""
         ...
 
+    def lag_by_source(self, positions: Mapping[str, int]) -> dict[str, int]:
+        """Per source (a topic partition, or the embedded log), how many seqs the last record there is
+        past the last one ``positions`` applied from it (0: caught up with that source)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -78,6 +83,9 @@ class EmbeddedSource:
 
     def head(self) -> int:
         return self._ledger.head()
+
+    def lag_by_source(self, positions: Mapping[str, int]) -> dict[str, int]:
+        return {LOG_SOURCE: max(self._ledger.head() - positions.get(LOG_SOURCE, 0), 0)}
 
     def close(self) -> None:
         """Nothing to close: the ledger belongs to the caller."""
@@ -185,6 +193,13 @@ class TopicSource:
         # a partition's last offset is usually its last transaction's marker: look from two back
         ends = self._reader.end_offsets().items()
         return max((self._seq_before(p, end, window=2) for p, end in ends if end), default=0)
+
+    def lag_by_source(self, positions: Mapping[str, int]) -> dict[str, int]:
+        """Per partition, the seq of its last record less that of the last record applied from it (offsets
+        would count transaction markers too)."""
+        offsets = self._offsets(positions)
+        return {partition_source(p): max(self._seq_before(p, end, window=2) - self._seq_before(p, offsets[p]), 0)
+                for p, end in sorted(self._reader.end_offsets().items())}
 
     def close(self) -> None:
         self._ahead = None

@@ -186,5 +186,8 @@ class _UpTo:
     def head(self) -> int:
         return min(self._source.head(), self._seq)
 
+    def lag_by_source(self, positions: Mapping[str, int]) -> dict[str, int]:
+        return self._source.lag_by_source(positions)
+
     def close(self) -> None:
         """The source belongs to ``verify``."""

@@ -18,7 +18,7 @@ takes the replacement's (none, for a rebuilt view), so a check never outlives th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -123,6 +123,14 @@ class ViewStore(Protocol):
 
     def checks(self) -> dict[str, dict[str, Any]]:
         """The last check result of every view that has one, by view name."""
+        ...
+
+    def heartbeat(self, views: Sequence[str], worker: str, at: float) -> None:
+        """Records that ``worker`` (a projection worker's name) runs ``views``, seen at ``at`` (epoch s)."""
+        ...
+
+    def workers(self) -> dict[str, dict[str, float]]:
+        """Per view, the workers that said they run it and when each was last seen (epoch s)."""
         ...
 
     def close(self) -> None: ...

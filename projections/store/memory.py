@@ -10,7 +10,7 @@ serialises every method; after ``close`` every method but ``close`` raises ``Una
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -52,6 +52,7 @@ class InMemoryViewStore:
         self._positions: dict[str, dict[str, int]] = {}
         self._versions: dict[str, int] = {}
         self._checks: dict[str, bytes] = {}
+        self._workers: dict[str, dict[str, float]] = {}
 
     @contextmanager
     def _open(self) -> Iterator[None]:
@@ -144,7 +145,17 @@ class InMemoryViewStore:
             found = sorted(self._checks.items())
         return {name: _load(data) for name, data in found}
 
+    def heartbeat(self, views: Sequence[str], worker: str, at: float) -> None:
+        _check_text([*views, worker])
+        with self._open():
+            for view in views:
+                self._workers.setdefault(view, {})[worker] = at
+
+    def workers(self) -> dict[str, dict[str, float]]:
+        with self._open():
+            return {view: dict(sorted(seen.items())) for view, seen in sorted(self._workers.items())}
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            self._rows, self._positions, self._versions, self._checks = {}, {}, {}, {}
+            self._rows, self._positions, self._versions, self._checks, self._workers = {}, {}, {}, {}, {}

@@ -20,7 +20,7 @@ refused ``apply`` changes nothing; database errors become ``UnavailableError`` (
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -38,6 +38,8 @@ SCHEMA = (
     "position bigint NOT NULL, PRIMARY KEY (view, source))",
     'CREATE TABLE IF NOT EXISTS view_versions (view text COLLATE "C" PRIMARY KEY, version bigint NOT NULL)',
     'CREATE TABLE IF NOT EXISTS view_checks (view text COLLATE "C" PRIMARY KEY, data bytea NOT NULL)',
+    'CREATE TABLE IF NOT EXISTS view_workers (view text COLLATE "C" NOT NULL, worker text COLLATE "C" NOT NULL, '
+    "seen double precision NOT NULL, PRIMARY KEY (view, worker))",
 )
 TABLES = ("view_rows", "view_positions", "view_versions", "view_checks")
 LOCK_CLASS = 0x5643  # "VC": the advisory locks of this store, apart from any other's
@@ -239,6 +241,21 @@ class PostgresViewStore:
         with self._read() as conn:
             found = conn.cursor(binary=True).execute("SELECT view, data FROM view_checks ORDER BY view").fetchall()
         return {str(view): _load(data) for view, data in found}
+
+    def heartbeat(self, views: Sequence[str], worker: str, at: float) -> None:
+        _check_text([*views, worker])
+        with self._read() as conn, conn.transaction():
+            conn.cursor().executemany(
+                "INSERT INTO view_workers (view, worker, seen) VALUES (%s, %s, %s) "
+                "ON CONFLICT (view, worker) DO UPDATE SET seen = EXCLUDED.seen", [(view, worker, at) for view in views])
+
+    def workers(self) -> dict[str, dict[str, float]]:
+        with self._read() as conn:
+            found = conn.execute("SELECT view, worker, seen FROM view_workers ORDER BY view, worker").fetchall()
+        seen: dict[str, dict[str, float]] = {}
+        for view, worker, at in found:
+            seen.setdefault(str(view), {})[str(worker)] = float(at)
+        return seen
 
     def close(self) -> None:
         self._pool.close()

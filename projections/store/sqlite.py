@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ SCHEMA = (
     "position INTEGER NOT NULL, PRIMARY KEY (view, source)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS view_versions (view TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS view_checks (view TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS view_workers (view TEXT NOT NULL, worker TEXT NOT NULL, seen REAL NOT NULL, "
+    "PRIMARY KEY (view, worker)) WITHOUT ROWID",
 )
 TABLES = ("view_rows", "view_positions", "view_versions", "view_checks")
 PREFIX_END = "\U0010ffff"
@@ -164,6 +166,19 @@ class SQLiteViewStore:
         with self._read() as db:
             found = db.execute("SELECT view, data FROM view_checks ORDER BY view").fetchall()
         return {str(view): orjson.loads(data) for view, data in found}
+
+    def heartbeat(self, views: Sequence[str], worker: str, at: float) -> None:
+        with self._write() as db:
+            db.executemany("INSERT OR REPLACE INTO view_workers (view, worker, seen) VALUES (?,?,?)",
+                           [(view, worker, at) for view in views])
+
+    def workers(self) -> dict[str, dict[str, float]]:
+        with self._read() as db:
+            found = db.execute("SELECT view, worker, seen FROM view_workers ORDER BY view, worker").fetchall()
+        seen: dict[str, dict[str, float]] = {}
+        for view, worker, at in found:
+            seen.setdefault(str(view), {})[str(worker)] = float(at)
+        return seen
 
     def close(self) -> None:
         with self._lock:

@@ -233,6 +233,16 @@ def test_encoded_applies_check_expected_positions_too(store: ViewStore) -> None:
     assert store.get("v", "k", "a") == {"n": 1} and store.positions("v") == {"log": 2}
 
 
+def test_workers_are_remembered_per_view_with_when_each_was_last_seen(store: ViewStore) -> None:
+    assert store.workers() == {}
+    store.heartbeat(["audit", "pensions"], "host-1:10", 100.0)
+    store.heartbeat(["pensions"], "host-2:20", 105.0)
+    store.heartbeat(["audit"], "host-1:10", 110.5)
+    assert store.workers() == {"audit": {"host-1:10": 110.5}, "pensions": {"host-1:10": 100.0, "host-2:20": 105.0}}
+    store.drop("audit")  # the rows go; who runs the view is not part of them
+    assert store.workers()["audit"] == {"host-1:10": 110.5}
+
+
 def test_a_closed_store_is_unavailable(store: ViewStore) -> None:
     store.apply("v", 1, {("k", "a"): {"n": 1}}, 1)
     store.close()

@@ -197,6 +197,24 @@ def test_projections_rebuild_run_once_and_unknown_view(demo_home: Path) -> None:
     assert unknown.exit_code == 1 and "horoscope" in unknown.stderr
 
 
+def test_workers_split_views_and_status_shows_who_runs_each(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert ledger_cli(home, "demo", "--retirees", "3", "--seed", "2").exit_code == 0
+    first = ledger_cli(home, "projections", "run", "--once", "--views", "pensions,audit", "--name", "worker-a")
+    second = ledger_cli(home, "projections", "run", "--once", "--views", "workload", "--name", "worker-b")
+    unknown = ledger_cli(home, "projections", "run", "--once", "--views", "pensions,horoscope")
+    status = ledger_cli(home, "projections", "status")
+
+    head = _read(home)[0]
+    assert first.exit_code == second.exit_code == 0 and f"pensions, audit at seq {head}" in first.stderr
+    assert unknown.exit_code == 1 and "horoscope" in unknown.stderr and "Traceback" not in unknown.output
+    cells = [line.replace("│", " ").split() for line in status.stdout.splitlines()]
+    rows = {words[0]: " ".join(words) for words in cells if words and words[0] in
+            ("pensions", "audit", "workload", "satisfaction")}
+    assert "worker-a" in rows["pensions"] and "worker-a" in rows["audit"] and "worker-b" not in rows["pensions"]
+    assert "worker-b" in rows["workload"] and "worker-" not in rows["satisfaction"]
+
+
 def test_kafka_status_without_a_broker_exits_1(tmp_path: Path) -> None:
     result = ledger_cli(tmp_path / "home", "kafka", "status")
 

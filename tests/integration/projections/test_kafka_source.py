@@ -118,7 +118,23 @@ def test_views_read_from_the_topic_equal_views_of_an_sqlite_ledger_fed_the_same_
     assert len(expected) == partitions and sorted(r.id for _, _, r in records) == list(range(1, kafka.head() + 1))
     assert all(kafka_store.positions(name) == expected for name in NAMES)
     assert all(s.position == s.head == kafka.head() and s.lag == 0 for s in kafka_runner.status())
+    assert all(s.lag_by_source == dict.fromkeys(expected, 0) for s in kafka_runner.status())
     kafka_runner.close()
+
+
+def test_status_gives_each_views_lag_per_partition(open_ledger: Callable[..., Ledger], tmp_path: Path) -> None:
+    app = open_ledger("kafka", 3)
+    generate(app, retirees=10)
+    _, runner = project(app, tmp_path / "views.db")
+    behind = runner.status()[0]
+    assert set(behind.lag_by_source) == {"kafka:0", "kafka:1", "kafka:2"} and behind.positions == {}
+    assert max(behind.lag_by_source.values()) == app.head()  # the partition holding the last seq
+    runner.catch_up(["workload"])
+    lags = {s.name: s.lag_by_source for s in runner.status()}
+    assert set(lags["workload"].values()) == {0} and lags["audit"] == behind.lag_by_source
+    runner.catch_up()
+    assert all(set(s.lag_by_source.values()) == {0} for s in runner.status())
+    runner.close()
 
 
 class SeenOnce:
