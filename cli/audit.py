@@ -7,6 +7,7 @@ runs ``ledger verify`` with only the data folder, or only an evidence bundle, an
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
@@ -183,10 +184,13 @@ def tokens_list() -> None:
     """Every token's id, role, scope and state (never a secret)."""
     from ledger.tokens import TokenStore
 
-    table = Table(title="Tokens")
-    for column in ("id", "role", "scope", "label", "created", "revoked"):
-        table.add_column(column)
+    def when(at: datetime | None) -> str:
+        return "" if at is None else f"{at.astimezone(UTC):%Y-%m-%d %H:%M}"
+
+    table = Table(title="Tokens (UTC)")
+    for column in ("id", "role", "scope", "label", "created", "revoked"):  # ids and times whole on 80 columns
+        table.add_column(column, no_wrap=column in ("id", "role", "created", "revoked"), overflow="fold")
     for info in TokenStore.of(Settings.from_env()).list():
-        table.add_row(info.token_id, str(info.role), str(info.scope), info.label, str(info.created_at),
-                      str(info.revoked_at or ""))
+        table.add_row(info.token_id, str(info.role), str(info.scope), info.label, when(info.created_at),
+                      when(info.revoked_at))
     out().print(table)

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import typer
+from rich import box
 from rich.table import Table
 
 from cli import audit as cli_audit
@@ -36,6 +37,8 @@ from ledger.privacy import personal_fields, redact_event
 from runtime.bootstrap import opened
 from runtime.serving import DEV_MODE_VARIABLE, HTTP_APP, HTTP_PROTOCOL, check_dev_host, check_port_free
 
+OPTIONAL_COLUMNS = ("lag by partition", "workers", "error")
+WIDE = 110
 WORKER_SEEN_S = 600
 """Workers heard from within this many seconds are shown by `ledger projections status`."""
 FRESH_FILES = ("events.db", "views.db", "audit.db")  # the log, the views, the log's checkpoints (+ -wal, -shm)
@@ -312,23 +315,31 @@ def projections_status() -> None:
         rows = services.runner.status()
         checks = last_checks(services.store)
         workers = services.store.workers()
-    table = Table(title="Projections")
-    for column in ("name", "version", "verified", "position", "head", "lag", "lag by partition", "workers", "error"):
-        table.add_column(column, justify="right" if column in ("position", "head", "lag") else "left",
-                         overflow="fold")
-    now = time.time()
+    now, wide = time.time(), out().width >= WIDE  # on 80 columns the check's time gives way
+    cells = []
     for row in rows:
         stale = row.stored_version not in (None, row.version)
-        version = f"{row.version} (stored {row.stored_version})" if stale else str(row.version)
         check = checks.get(row.name)
-        verified = "never" if check is None else (
-            f"{check.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC {'OK' if check.ok else 'DIFFERS'}")
         partitions = ", ".join(f"{source.removeprefix('kafka:')}: {lag}" for source, lag in row.lag_by_source.items()
                                if source.startswith("kafka:"))
-        seen = ", ".join(f"{worker} ({now - at:.0f} s ago)" for worker, at in workers.get(row.name, {}).items()
-                         if now - at < WORKER_SEEN_S)
-        table.add_row(row.name, version, verified, str(row.position), str(row.head), str(row.lag), partitions,
-                      seen, errors.get(row.name, ""))
+        cells.append({
+            "name": row.name,
+            "version": f"{row.version} (stored {row.stored_version})" if stale else str(row.version),
+            "verified": "never" if check is None else (
+                f"{check.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC " * wide + ("OK" if check.ok else "DIFFERS")),
+            "position": str(row.position), "head": str(row.head), "lag": str(row.lag),
+            "lag by partition": partitions,
+            "workers": ", ".join(f"{worker} ({now - at:.0f} s ago)" for worker, at in workers.get(row.name, {}).items()
+                                 if now - at < WORKER_SEEN_S),
+            "error": errors.get(row.name, ""),
+        })
+    shown = [c for c in cells[0] if c not in OPTIONAL_COLUMNS or any(cell[c] for cell in cells)] if cells else []
+    table = Table(title="Projections", box=box.SIMPLE_HEAD, show_edge=False)
+    for column in shown:  # the columns that say something; names and numbers never wrap
+        table.add_column(column, justify="right" if column in ("position", "head", "lag") else "left",
+                         no_wrap=column not in OPTIONAL_COLUMNS, overflow="fold")
+    for cell in cells:
+        table.add_row(*(cell[c] for c in shown))
     out().print(table)
     if errors:
         fail(f"{len(errors)} failing: {', '.join(sorted(errors))}")

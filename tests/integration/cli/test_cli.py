@@ -215,6 +215,27 @@ def test_workers_split_views_and_status_shows_who_runs_each(tmp_path: Path) -> N
     assert "worker-b" in rows["workload"] and "worker-" not in rows["satisfaction"]
 
 
+def test_status_and_token_tables_stay_readable_at_80_columns(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    narrow = {"LEDGER_HOME": str(home), "COLUMNS": "80", "LEDGER_LOG": "sqlite"}
+    assert ledger_cli(home, "demo", "--retirees", "3", "--seed", "2").exit_code == 0
+    assert ledger_cli(home, "projections", "verify").exit_code == 0
+    assert ledger_cli(home, "projections", "run", "--once", "--views", "audit", "--name", "worker-one").exit_code == 0
+    token = ledger_cli(home, "tokens", "create", "--role", "auditor")
+    status = runner.invoke(app, ["projections", "status"], env=narrow)
+    tokens = runner.invoke(app, ["tokens", "list"], env=narrow)
+
+    assert status.exit_code == tokens.exit_code == token.exit_code == 0
+    for table in (status.stdout, tokens.stdout):
+        assert max(len(line) for line in table.splitlines()) <= 80
+    lines = status.stdout.splitlines()
+    for view in ("audit", "workload", "satisfaction", "compliance", "directory"):  # one line each, whole
+        assert sum(1 for line in lines if line.split() and line.split()[0] == view) == 1
+    assert "worker-one" in next(line for line in lines if line.split() and line.split()[0] == "audit")
+    token_id = next(iter(ledger_cli(home, "tokens", "list").stdout.split("│ ")[1:]), "").split()[0]
+    assert len(token_id) == 16 and token_id in tokens.stdout  # the id whole on 80 columns
+
+
 def test_kafka_status_without_a_broker_exits_1(tmp_path: Path) -> None:
     result = ledger_cli(tmp_path / "home", "kafka", "status")
 
