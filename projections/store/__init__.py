@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
 from ledger.errors import ConflictError
 
 LOG_SOURCE = "log"
@@ -51,6 +53,23 @@ def stale(stored: Mapping[str, int], expected: Mapping[str, int] | None, new: Ma
             return (f"the view is at {source} {stored.get(source, 0)}, not {expected.get(source, 0)}: "
                     "another runner applied these events first")
     return None
+
+
+class EncodingStore:
+    """``apply`` for stores whose writes go through ``apply_encoded`` (rows as orjson bytes)."""
+
+    def apply_encoded(
+        self, name: str, version: int, changes: EncodedChanges, position: int | Mapping[str, int],
+        source: str = LOG_SOURCE, *, expected: Mapping[str, int] | None = None,
+    ) -> None:
+        raise NotImplementedError
+
+    def apply(
+        self, name: str, version: int, changes: Changes, position: int | Mapping[str, int], source: str = LOG_SOURCE,
+        *, expected: Mapping[str, int] | None = None,
+    ) -> None:
+        encoded = {where: None if row is None else orjson.dumps(row) for where, row in changes.items()}
+        self.apply_encoded(name, version, encoded, position, source, expected=expected)
 
 
 @dataclass(frozen=True)

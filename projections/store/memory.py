@@ -17,7 +17,15 @@ from typing import Any
 import orjson
 
 from ledger.errors import UnavailableError
-from projections.store import LOG_SOURCE, Changes, EncodedChanges, StalePositionsError, ViewRow, ViewSnapshot, stale
+from projections.store import (
+    LOG_SOURCE,
+    EncodedChanges,
+    EncodingStore,
+    StalePositionsError,
+    ViewRow,
+    ViewSnapshot,
+    stale,
+)
 
 PREFIX_END = "\U0010ffff"
 INTEGER_RANGE = range(-(2**63), 2**63)
@@ -42,7 +50,7 @@ def _load(data: bytes) -> dict[str, Any]:
     return loaded
 
 
-class InMemoryViewStore:
+class InMemoryViewStore(EncodingStore):
     """``ViewStore`` in process memory; see ``projections.store`` for the contract."""
 
     def __init__(self) -> None:
@@ -90,13 +98,6 @@ class InMemoryViewStore:
     def snapshot(self, name: str) -> ViewSnapshot:
         with self._open():
             return ViewSnapshot(self.positions(name), self.version(name), self.rows(name))
-
-    def apply(
-        self, name: str, version: int, changes: Changes, position: int | Mapping[str, int], source: str = LOG_SOURCE,
-        *, expected: Mapping[str, int] | None = None,
-    ) -> None:
-        encoded = {where: None if row is None else orjson.dumps(row) for where, row in changes.items()}
-        self.apply_encoded(name, version, encoded, position, source, expected=expected)
 
     def apply_encoded(
         self, name: str, version: int, changes: EncodedChanges, position: int | Mapping[str, int],

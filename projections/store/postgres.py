@@ -29,7 +29,15 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from ledger.errors import UnavailableError
-from projections.store import LOG_SOURCE, Changes, EncodedChanges, StalePositionsError, ViewRow, ViewSnapshot, stale
+from projections.store import (
+    LOG_SOURCE,
+    EncodedChanges,
+    EncodingStore,
+    StalePositionsError,
+    ViewRow,
+    ViewSnapshot,
+    stale,
+)
 
 SCHEMA = (
     'CREATE TABLE IF NOT EXISTS view_rows (view text COLLATE "C" NOT NULL, kind text COLLATE "C" NOT NULL, '
@@ -86,7 +94,7 @@ def _load(data: bytes) -> dict[str, Any]:
     return loaded
 
 
-class PostgresViewStore:
+class PostgresViewStore(EncodingStore):
     """``ViewStore`` on a PostgreSQL database; see ``projections.store`` for the contract.
 
     ``dsn`` is a libpq connection string or URL (``postgresql://user:password@host:port/db``);
@@ -179,13 +187,6 @@ class PostgresViewStore:
         with self._read() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             return ViewSnapshot(self._positions(conn, name), self._version(conn, name), self._rows(conn, name))
-
-    def apply(
-        self, name: str, version: int, changes: Changes, position: int | Mapping[str, int], source: str = LOG_SOURCE,
-        *, expected: Mapping[str, int] | None = None,
-    ) -> None:
-        encoded = {where: None if row is None else orjson.dumps(row) for where, row in changes.items()}
-        self.apply_encoded(name, version, encoded, position, source, expected=expected)
 
     def apply_encoded(
         self, name: str, version: int, changes: EncodedChanges, position: int | Mapping[str, int],

@@ -19,7 +19,15 @@ import orjson
 
 from ledger.errors import UnavailableError
 from ledger.files import private_file, private_folder
-from projections.store import LOG_SOURCE, Changes, EncodedChanges, StalePositionsError, ViewRow, ViewSnapshot, stale
+from projections.store import (
+    LOG_SOURCE,
+    EncodedChanges,
+    EncodingStore,
+    StalePositionsError,
+    ViewRow,
+    ViewSnapshot,
+    stale,
+)
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS view_rows (view TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, "
@@ -35,7 +43,7 @@ TABLES = ("view_rows", "view_positions", "view_versions", "view_checks")
 PREFIX_END = "\U0010ffff"
 
 
-class SQLiteViewStore:
+class SQLiteViewStore(EncodingStore):
     """``ViewStore`` on one SQLite file; see ``projections.store`` for the contract."""
 
     def __init__(self, path: Path) -> None:
@@ -117,13 +125,6 @@ class SQLiteViewStore:
                 return ViewSnapshot(self.positions(name), self.version(name), self.rows(name))
             finally:
                 db.execute("COMMIT")  # a read transaction: it only ends the snapshot
-
-    def apply(
-        self, name: str, version: int, changes: Changes, position: int | Mapping[str, int], source: str = LOG_SOURCE,
-        *, expected: Mapping[str, int] | None = None,
-    ) -> None:
-        encoded = {where: None if row is None else orjson.dumps(row) for where, row in changes.items()}
-        self.apply_encoded(name, version, encoded, position, source, expected=expected)
 
     def apply_encoded(
         self, name: str, version: int, changes: EncodedChanges, position: int | Mapping[str, int],
