@@ -8,6 +8,11 @@ a lost race and idempotency are ``Ledger.handle``'s; the rules are the aggregate
 In a batch (``Ledger.handle_many``) the unit also holds the batch's ``overlay``: the aggregates earlier
 commands of the batch decided on but the log does not hold yet. Loads see them first (a copy, so a
 command that fails leaves nothing behind), so each command is decided on the state its predecessors left.
+
+With ``cached`` (a command's first attempt, on a log that checks ``unchanged``), loads take the
+aggregates this process last saved or loaded (``ledger.decisions``) without reading the log, and the
+streams only read are noted in ``reads`` with their versions; the save refuses the decision if any of
+them moved meanwhile, and the command is decided again on fresh loads.
 """
 
 from __future__ import annotations
@@ -53,6 +58,9 @@ class Unit:
     event_id: UUID
     today: date
     overlay: dict[UUID, Aggregate] = field(default_factory=dict)
+    cached: bool = False
+    reads: dict[UUID, int] = field(default_factory=dict)
+    """The streams this attempt read without writing them, at the version read (checked by the save)."""
 
     @property
     def stamp(self) -> dict[str, Any]:
@@ -68,19 +76,19 @@ class Unit:
             raise VersionConflictError("a new stream starts at version 0")
 
     def retiree(self, retiree_id: UUID) -> Retiree:
-        retiree = self._decided(retiree_id, Retiree)
+        retiree = self._decided(retiree_id, Retiree) or self._kept(retiree_id, Retiree)
         retiree = copy.deepcopy(retiree) if retiree is not None else self.ledger.retiree(retiree_id)
         self._expect(retiree)
         return retiree
 
     def community(self, code: str) -> Community:
-        community = self._decided(community_uuid(code), Community)
+        community = self._decided(community_uuid(code), Community) or self._kept(community_uuid(code), Community)
         community = copy.deepcopy(community) if community is not None else self.ledger.community(code)
         self._expect(community)
         return community
 
     def agency(self, area: str) -> Agency:
-        agency = self._decided(agency_uuid(area), Agency)
+        agency = self._decided(agency_uuid(area), Agency) or self._kept(agency_uuid(area), Agency)
         agency = copy.deepcopy(agency) if agency is not None else self.ledger.agency(area)
         self._expect(agency)
         return agency
@@ -97,8 +105,24 @@ class Unit:
         return False
 
     def _read_community(self, code: str) -> Community:
-        """The community as it stands, not to be changed (NotFoundError if it is not registered)."""
-        return self._decided(community_uuid(code), Community) or self.ledger.community(code, read_only=True)
+        """The community as it stands, not to be changed (NotFoundError if it is not registered). When
+        ``cached``, the one this process holds (loaded once if it holds none), noted in ``reads``."""
+        stream = community_uuid(code)
+        decided = self._decided(stream, Community)
+        if decided is not None:
+            return decided
+        if not self.cached:
+            return self.ledger.community(code, read_only=True)
+        community = self._kept(stream, Community)
+        if community is None:
+            try:
+                community = self.ledger.community(code)  # a copy of its own: kept as it is
+            except NotFoundError:
+                self.reads[stream] = 0  # "not registered" holds only while the stream stays empty
+                raise
+            self.ledger.decisions.keep([community])
+        self.reads[stream] = community.version
+        return community
 
     def city_of(self, code: str) -> str:
         """The city of a community a retiree moves to (RuleViolationError if it is not registered)."""
@@ -121,6 +145,13 @@ class Unit:
         if aggregate is not None and not isinstance(aggregate, kind):
             raise NotFoundError(f"no {kind.__name__.lower()} with this id")
         return aggregate
+
+    def _kept(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        """The aggregate this process last saved or loaded, when ``cached`` (not to be changed), or None."""
+        if not self.cached:
+            return None
+        kept = self.ledger.decisions.get(aggregate_id)
+        return kept if isinstance(kept, kind) else None
 
     def _expect(self, aggregate: Aggregate) -> None:
         wanted = self.context.expected_version

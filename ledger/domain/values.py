@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date
 from decimal import Decimal
@@ -154,6 +155,7 @@ PROVINCE = "Hunan"
 """The area of the provincial agency: its standards and courses apply to every city."""
 
 
+@functools.lru_cache(maxsize=4096)  # a uuid5 per command otherwise
 def agency_uuid(area: str) -> UUID:
     """The stream id of the agency of an area (a city name, or ``PROVINCE``)."""
     return uuid5(NAMESPACE, f"agency:{area}")
@@ -164,6 +166,7 @@ def covers(area: str, city: str) -> bool:
     return area in (city, PROVINCE)
 
 
+@functools.lru_cache(maxsize=4096)  # a uuid5 per command otherwise
 def community_uuid(code: str) -> UUID:
     """The stream id of the community with this code (codes are the public ids)."""
     return uuid5(NAMESPACE, f"community:{code}")

@@ -11,7 +11,10 @@ Both backends are ``eventsourcing`` application recorders and add:
   one of them.
 
 ``insert_events(stored_events, event_ids=[...])`` is atomic: every event or none. A stream
-version that exists already raises ``IntegrityError`` (the optimistic-concurrency check).
+version that exists already raises ``IntegrityError`` (the optimistic-concurrency check). A recorder
+whose ``checks_unchanged`` is true also takes ``unchanged={stream id: version}``: streams the decision
+only read, refused with ``IntegrityError`` if any holds a later version when the events would be
+written (the SQLite log; the Kafka writer does not, so its commands decide on fresh loads).
 """
 
 from __future__ import annotations

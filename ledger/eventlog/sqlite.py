@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 from uuid import UUID
@@ -34,12 +34,17 @@ T = TypeVar("T")
 class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
     """Application recorder with event ids, a dense sequence and the hash chain."""
 
+    checks_unchanged = True
+    """``insert_events(unchanged={stream: version})`` refuses (``IntegrityError``, nothing written) when
+    one of those streams holds a later version, checked in the write transaction."""
+
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name)
         self._write_lock = threading.Lock()
         table = self.events_table_name
         self.insert_events_statement = f"INSERT INTO {table} (rowid, originator_id, originator_version, topic, state, event_id, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)"  # noqa: E501
         self._head_statement = f"SELECT rowid, hash FROM {table} ORDER BY rowid DESC LIMIT 1"
+        self._moved_statement = f"SELECT 1 FROM {table} WHERE originator_id=? AND originator_version>? LIMIT 1"
         self._record_columns = "rowid, originator_id, originator_version, topic, state, event_id, prev_hash, hash"
 
     def construct_create_table_statements(self) -> list[str]:
@@ -95,8 +100,13 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             return self._insert_events(cursor, stored_events, **kwargs)
 
     def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], *, event_ids: Sequence[str | None] = (), **_: Any
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], *, event_ids: Sequence[str | None] = (),
+        unchanged: Mapping[UUID, int] | None = None, **_: Any
     ) -> Sequence[int] | None:
+        for stream_id, version in (unchanged or {}).items():
+            c.execute(self._moved_statement, (stream_id.hex, version))
+            if c.fetchone() is not None:
+                raise IntegrityError(f"stream {stream_id} moved past version {version} since it was read")
         c.execute(self._head_statement)
         head = c.fetchone()
         seq, prev_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
