@@ -6,7 +6,9 @@ spread. The baselines are ceilings, not rivals:
 
 * appends in-process: the ``eventsourcing`` library's plain SQLite application with AES and the same
   orjson transcoder (``bench.baseline``);
-* appends over HTTP: FastAPI over that plain application, both servers up at once;
+* appends over HTTP: FastAPI over that plain application, all servers up at once; the ledger's API
+  with its views in-process (embedded) and with them in a projection worker process (``LEDGER_FOLLOW=0``),
+  ``bench.http_appends``;
 * history: the first page of a 500-event retiree over HTTP (goal: p99 under 10 ms), beside the whole
   history in one answer;
 * rebuild of every view over a log of ``Scale.events`` events vs a loop that only reads and decodes
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.baseline import plain_app, plain_http
+from bench.baseline import plain_app
 from bench.paired import Goal, Paired, interleaved, p99_ms, per_second, served
 from bench.workload import populate, service
 from ledger.application import Ledger
@@ -94,44 +96,13 @@ def append_figure(root: Path, scale: Scale, report: Report) -> Paired:
                   GOALS["appends"])
 
 
-def http_figure(root: Path, scale: Scale, report: Report) -> Paired:
-    from api.main import create_app
+def http_figures(root: Path, scale: Scale, report: Report) -> list[Paired]:
+    """Appends over HTTP with the views in the API process (the embedded default) and with them in a
+    projection worker process (``LEDGER_FOLLOW=0``), both beside FastAPI over the plain app."""
+    from bench import http_appends
 
-    report("HTTP appends vs FastAPI over the plain app")
-    settings = Settings(home=root / "http", keys_dir=root / "keys")
-    ledger = Ledger(settings)
-    try:
-        rids = populate(ledger, scale.retirees)
-    finally:
-        ledger.close()
-    plain = plain_app(root / "plain-http.db")
-    counters = [plain.start(f"counter-{n}") for n in range(scale.retirees)]
-    n = scale.http_appends
-    try:
-        with served(create_app(settings, dev_mode=True)) as ours_url, served(plain_http(plain)) as plain_url, \
-                httpx.Client(base_url=ours_url) as client, httpx.Client(base_url=plain_url) as baseline:
-            def ours(round_: int) -> float:
-                def post() -> None:
-                    for k in range(n):
-                        day = round_ * n + k
-                        body = {"type": "service_delivered", "service_id": f"sv-h{day}", "community": "CS-YL-001",
-                                "service_type": "home_visit", "delivered_on": f"{2012 + day % 10}-03-01",
-                                "staff_id": "staff-1", "duration_minutes": 30, "notes": ""}
-                        client.post(f"/v1/retirees/{rids[k % len(rids)]}/events", json=body).raise_for_status()
-                return per_second(n, post)
-
-            def theirs(round_: int) -> float:
-                def post() -> None:
-                    for k in range(n):
-                        baseline.post(f"/counters/{counters[k % len(counters)]}",
-                                      json={"item": round_ * n + k}).raise_for_status()
-                return per_second(n, post)
-
-            mine, base = interleaved(scale.rounds, ours, theirs)
-    finally:
-        plain.close()
-    return Paired("appends/s over HTTP", "/s", "FastAPI + eventsourcing SQLite app, AES + orjson", mine, base,
-                  GOALS["http"])
+    return [f.with_goal(GOALS["http"]) for f in http_appends.figures(
+        root, appends=scale.http_appends, retirees=scale.retirees, rounds=scale.rounds, report=report)]
 
 
 def history_figure(root: Path, scale: Scale, report: Report) -> Paired:
@@ -200,7 +171,7 @@ def run(root: Path, log_url: str | None = None, scale: Scale | None = None,
         report: Report = lambda _: None) -> list[Paired]:
     """Every figure; ``root`` is a scratch folder."""
     scale = scale or Scale()
-    figures = [append_figure(root, scale, report), http_figure(root, scale, report),
+    figures = [append_figure(root, scale, report), *http_figures(root, scale, report),
                history_figure(root, scale, report)]
     figures += log_figures(root, scale, report)
     figures.append(bulk_figure(root, scale, report))

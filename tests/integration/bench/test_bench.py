@@ -14,14 +14,15 @@ import pytest
 from typer.testing import CliRunner
 
 import cli.main  # noqa: F401  (registers the commands on the app)
+from bench.http_appends import WORKER_METRIC
 from bench.run import GOALS, Scale, run
 from cli.base import app
 
 TINY = Scale(rounds=2, appends=20, http_appends=6, retirees=3, history_events=30, history_requests=5, events=600,
              bulk_retirees=12, kafka_writers=4, kafka_per_writer=3)
 
-EMBEDDED = {"appends/s in-process", "appends/s over HTTP", "history p99, first page of a 30-event retiree over HTTP",
-            "verify events/s (chain + tree)"}
+EMBEDDED = {"appends/s in-process", "appends/s over HTTP", WORKER_METRIC,
+            "history p99, first page of a 30-event retiree over HTTP", "verify events/s (chain + tree)"}
 
 
 def check(figures: list[dict[str, object]], rounds: int) -> None:
@@ -41,10 +42,11 @@ def test_the_embedded_benchmark_reports_every_goal_figure(tmp_path: Path) -> Non
     assert names >= EMBEDDED
     assert any(name.startswith("rebuild") for name in names)
     assert any("POST /v1/batches" in name for name in names)
-    assert len(figures) == 6
+    assert len(figures) == 7
     check(figures, TINY.rounds)
     goals = {f["goal"] for f in figures}
-    assert {GOALS[k].describe("ms" if k == "history" else "/s") for k in ("appends", "history", "verify")} <= goals
+    wanted = ("appends", "http", "history", "verify")
+    assert {GOALS[k].describe("ms" if k == "history" else "/s") for k in wanted} <= goals
 
 
 def test_the_command_writes_every_figure_and_its_goal_as_json(tmp_path: Path) -> None:
