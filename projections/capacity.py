@@ -34,7 +34,7 @@ from ledger.domain.agency import Agency
 from ledger.domain.community import Community
 from ledger.domain.retiree import Retiree
 from ledger.domain.values import ServiceType
-from projections.base import Handler, Row, Rows, bump, cell_key, community_row
+from projections.base import Handler, Row, Rows, bump, cell_key, community_row, stream_id
 from projections.timeline import died, life_of, new_life, placed
 
 
@@ -45,23 +45,23 @@ def _seen(rows: Rows, day: str) -> None:
 
 
 def _code(rows: Rows, event: Community.Event) -> str:
-    community = rows.get("community", str(event.originator_id))
+    community = rows.get("community", stream_id(event))
     if community is None:
         raise LookupError(f"community stream {event.originator_id} has no Registered event before this one")
     return str(community["code"])
 
 
 def _area(rows: Rows, event: Agency.Event) -> str:
-    agency = rows.get("agency", str(event.originator_id))
+    agency = rows.get("agency", stream_id(event))
     if agency is None:
         raise LookupError(f"agency stream {event.originator_id} has no AgencyEstablished event before this one")
     return str(agency["area"])
 
 
 def _life(rows: Rows, event: Retiree.Event, change: Callable[[Row], None], day: str) -> None:
-    life = life_of(rows, str(event.originator_id))
+    life = life_of(rows, stream_id(event))
     change(life)
-    rows.put("retiree", str(event.originator_id), life)
+    rows.put("retiree", stream_id(event), life)
     _seen(rows, day)
 
 
@@ -76,11 +76,11 @@ def _staff(rows: Rows, event: Community.Event, staff_id: str, change: Callable[[
 
 
 def registered(rows: Rows, e: Community.Registered) -> None:
-    rows.put("community", str(e.originator_id), community_row(e))
+    rows.put("community", stream_id(e), community_row(e))
 
 
 def established(rows: Rows, e: Agency.AgencyEstablished) -> None:
-    rows.put("agency", str(e.originator_id), {"area": e.area})
+    rows.put("agency", stream_id(e), {"area": e.area})
 
 
 def adopted(rows: Rows, e: Agency.StandardAdopted) -> None:
@@ -122,7 +122,7 @@ def offered(rows: Rows, e: Agency.CourseOffered) -> None:
 
 def enrolled(rows: Rows, e: Retiree.Enrolled) -> None:
     life = new_life(birth_year=e.birth_date.year, certified_years=[], home_visits=[], transfers=[], ratings=[])
-    rows.put("retiree", str(e.originator_id), life)
+    rows.put("retiree", stream_id(e), life)
 
 
 def transferred(rows: Rows, e: Retiree.TransferredToCommunity) -> None:

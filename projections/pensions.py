@@ -19,6 +19,7 @@ pension counts in ``suspended``, not in the total.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import ClassVar
@@ -123,10 +124,9 @@ def _adjusted(rows: Rows, e: Retiree.PensionAdjusted) -> None:
     rows.put("retiree", retiree_id, life)
 
 
-def _cents(amount: str) -> bool:
-    """Written with exactly two decimals (as ``ledger.domain.values.money`` quantizes): Decimal sums of
-    such amounts keep two decimals, whichever amounts they add."""
-    return len(amount) > 3 and amount[-3] == "." and amount[-2:].isdigit()
+_CENTS = re.compile(r"(?:[0-9]+\.[0-9][0-9]\|)*[0-9]+\.[0-9][0-9]")
+"""Amounts joined by ``|``, each written with exactly two decimals (as ``ledger.domain.values.money``
+quantizes): Decimal sums of such amounts keep two decimals, whichever amounts they add."""
 
 
 def _latest_adjustment_cells(life: Row, effective: str, new: str, previous: str) -> Cells | None:
@@ -141,7 +141,7 @@ def _latest_adjustment_cells(life: Row, effective: str, new: str, previous: str)
     if any(a[0] > effective for a in adjustments) or any(s[0] > effective for s in statuses):
         return None
     amounts = [life["enrolled_amount"], new, previous, *(a[1] for a in adjustments), *(a[2] for a in adjustments)]
-    if not all(map(_cents, amounts)):  # other exponents: let the full recomputation give the same strings
+    if not _CENTS.fullmatch("|".join(amounts)):  # other exponents: the full recomputation gives the strings
         return None
     cells: Cells = {}
     spans = period_stints(life, month)

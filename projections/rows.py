@@ -26,6 +26,7 @@ from projections.store import ViewStore
 
 Key = tuple[str, str]
 Encoded = dict[Key, bytes | None]
+_UNSEEN = b""  # never a row's encoding (orjson writes at least "{}")
 
 
 class BatchRows:
@@ -128,9 +129,17 @@ class RebuildRows(BatchRows):
         super().discard()
         self._memo_current = {}
 
-    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:  # BatchRows.get's layers, inlined
         self._read_kinds.add(kind)
-        return super().get(kind, key)
+        where = (kind, key)
+        data = self._current.get(where, _UNSEEN)
+        if data is _UNSEEN:
+            data = self._kept.get(where, _UNSEEN)
+            if data is _UNSEEN:
+                data = self._clean.get(where)
+                if data is None:
+                    return self._missing(kind, key)
+        return None if data is None else orjson.loads(data)  # type: ignore[arg-type, no-any-return]
 
     def _missing(self, kind: str, key: str) -> dict[str, Any] | None:
         data = self._clean.get((kind, key))
