@@ -139,7 +139,7 @@ def reader_figure(settings: Settings, server: str, work: Path, rounds: int = 5, 
                                  LEDGER_WRITER=writer)
         reader = stack.enter_context(serving(reader_env, work / "reader-api.log"))
         for url in (writer, reader):  # warm up: connections, caches, the first catch-up
-            read_rate(url, ids, threads, 0.5)
+            read_rate(url, ids, threads, min(0.5, seconds))
         report(f"  {threads} client threads, {seconds:g} s a sample, {rounds} rounds")
         ours, theirs = interleaved(rounds, lambda _: read_rate(reader, ids, threads, seconds),
                                    lambda _: read_rate(writer, ids, threads, seconds))

@@ -9,13 +9,17 @@ order, so a worker does not split partitions. A run is timed from the start of t
 the exit of the last; events/s is the log's head over that. The sides (1, 2, 4 … workers) run in a
 rotating order, round by round; each N-worker side is a ``Paired`` figure against the 1-worker side of
 the same rounds, so its ratio is the scaling ratio. After every run every view's stored position must
-be the head (``after_run`` may check more: the tests compare the views with a replay).
+be the head (``after_run`` may check more: the tests compare the views with a replay). One more run,
+after the rounds, of one worker with one light view (``LIGHT_VIEW``) measures what every worker pays
+whatever its share (start, its own index read from the topic, decoding every event); ``split_bound``
+turns it into the best ratio a split can reach on 2 cores, reported with each figure.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -36,6 +40,8 @@ from projections.store.postgres import PostgresViewStore
 
 Report = Callable[[str], None]
 ROOT = Path(__file__).resolve().parents[1]
+LIGHT_VIEW = "training"
+"""The view of the one-worker run that measures a worker's fixed cost (reading the topic, decoding)."""
 
 
 @contextmanager
@@ -153,14 +159,27 @@ def worker_figures(settings: Settings, server: str, work: Path, counts: Sequence
             return head / elapsed
 
         samples = rotated(rounds, counts, measure)
+        with fresh_database(server) as views:  # what every worker pays whatever its share: one light view
+            fixed = run_workers(settings, views, work, [[LIGHT_VIEW]])
     finally:
         ledger.close()
-    one = samples[1]
+    one = statistics.median(head / rate for rate in samples[1])
     partitions = dict(settings.kafka_options).get("KAFKA_PARTITIONS", "1")
     return [Paired(f"projection workers: {n} sharing the {len(registry.ALL)} views, events/s of all views, "
                    f"{head:,} events, {partitions}-partition topic, PostgreSQL views", "/s",
-                   "1 worker running every view, same topic", samples[n], one,
+                   "1 worker running every view, same topic", samples[n], samples[1],
                    extra=(("workers", float(n)), ("bound_on_2_cores", float(min(n, 2))),
-                          ("median_seconds", sorted(head / r for r in samples[n])[len(samples[n]) // 2]),
-                          ("baseline_median_seconds", sorted(head / r for r in one)[len(one) // 2])))
+                          ("median_seconds", statistics.median(head / rate for rate in samples[n])),
+                          ("baseline_median_seconds", one), ("worker_fixed_seconds", fixed),
+                          ("bound_with_fixed_cost", split_bound(n, one, fixed))))
             for n in counts[1:]]
+
+
+def split_bound(workers: int, one_worker_s: float, fixed_s: float, cores: int = 2) -> float:
+    """The best scaling ratio ``workers`` workers can reach on ``cores`` cores when each pays ``fixed_s``
+    (start, its own index read from the topic, decoding every event) and only the rest of one worker's
+    ``one_worker_s`` is split: the work, ``workers * fixed_s + (one_worker_s - fixed_s)``, over the cores
+    it can use, and never below one worker's fixed part."""
+    fixed_s = min(fixed_s, one_worker_s)
+    best = max((workers * fixed_s + one_worker_s - fixed_s) / min(workers, cores), fixed_s)
+    return one_worker_s / best if best > 0 else float("nan")

@@ -48,7 +48,7 @@ def test_every_figure_of_issue_10_is_paired_with_the_same_runs_baseline_and_the_
         checked.append(count)
 
     reports: list[str] = []
-    figures = scale.figures(tmp_path, f"kafka://{kafka_bootstrap}", postgres_server, events=300, rounds=2,
+    figures = scale.figures(tmp_path, f"kafka://{kafka_bootstrap}", postgres_server, events=200, rounds=2,
                             workers=(1, 2, 4), read_seconds=0.3, report=reports.append, after_run=equal_a_replay)
 
     assert sorted(checked) == [1, 1, 2, 2, 4, 4]  # every run of every side, compared with a replay
@@ -59,10 +59,21 @@ def test_every_figure_of_issue_10_is_paired_with_the_same_runs_baseline_and_the_
     assert "PostgreSQL" in rebuild.metric and "SQLite" in rebuild.baseline_name
     assert [dict(f.extra)["workers"] for f in (two, four)] == [2, 4]
     assert [dict(f.extra)["bound_on_2_cores"] for f in (two, four)] == [2, 2]
+    for figure in (two, four):
+        extra = dict(figure.extra)
+        assert extra["worker_fixed_seconds"] > 0 and 0 < extra["bound_with_fixed_cost"] <= 2
+        assert extra["bound_with_fixed_cost"] == workers.split_bound(
+            int(extra["workers"]), extra["baseline_median_seconds"], extra["worker_fixed_seconds"])
     assert two.baseline == four.baseline and two.baseline_name.startswith("1 worker")  # the same 1-worker runs
     assert "4-partition topic" in two.metric
     assert "reader API on the PostgreSQL index" in reads.metric and "writer's own API" in reads.baseline_name
     assert any("writing the Kafka log" in line for line in reports)
+
+
+def test_a_split_is_bounded_by_the_cores_and_by_what_every_worker_pays() -> None:
+    assert workers.split_bound(2, 20.0, 0.0) == 2.0 and workers.split_bound(4, 20.0, 0.0) == 2.0
+    assert workers.split_bound(2, 20.0, 20.0) == 1.0 and workers.split_bound(4, 20.0, 20.0) == 0.5
+    assert workers.split_bound(2, 20.0, 10.0) == pytest.approx(20 / 15)
 
 
 def test_the_views_are_dealt_so_that_each_has_one_worker() -> None:
