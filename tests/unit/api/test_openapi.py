@@ -9,7 +9,6 @@ import pytest
 from api.main import create_app
 from api.schemas import UUID_PATTERN
 
-
 FILE_UPLOADS = {"POST /v1/sheets/{kind}"}
 """Operations whose body is a CSV or XLSX file: a schema for it would let any bytes pass as valid."""
 
