@@ -1,8 +1,11 @@
 """The read side off the write path: a thread that follows the log and keeps the views current.
 
 Writes never run projections. After an append the ledger calls :meth:`Follower.notify`, which
-only wakes this thread; the thread catches the views up in batches (``ProjectionRunner``) and
-then runs its duties (e.g. signing a checkpoint every N events). Without a notification it looks
+only wakes this thread; the thread gathers the appends of the next ``gather_s`` seconds, then catches
+the views up in batches (``ProjectionRunner``) and runs its duties (e.g. signing a checkpoint every N
+events). Gathering makes one view transaction serve several appends instead of one each (a cycle
+per append cost about 1.4 ms of CPU under the request threads' GIL); a read waiting in
+:meth:`wait_for` ends the gathering at once, so read-your-writes is not delayed by it. Without a notification it looks
 at the log every ``poll_s`` seconds, so appends by other processes (a Kafka writer elsewhere) are
 followed too.
 
@@ -55,6 +58,7 @@ class Follower:
         duties: Mapping[str, Callable[[], object]] | None = None,
         poll_s: float = 0.5,
         retry_s: float = 5.0,
+        gather_s: float = 0.02,
     ) -> None:
         self._runner = runner
         self._head = head
@@ -62,7 +66,10 @@ class Follower:
         self._poll_s = poll_s
         self._retry_s = retry_s
         self._changed = threading.Condition()
+        self._gather_s = gather_s
         self._woken = False
+        self._urgent = False  # a reader waits in wait_for: no gathering
+        self._appends = 0  # notifications so far
         self._stopping = False
         self._reached = runner.positions()
         self._done: dict[str, int] = {}  # per duty: the log head its last successful run covered
@@ -88,6 +95,7 @@ class Follower:
         """Wakes the thread: something was appended. Cheap; never blocks on the views."""
         with self._changed:
             self._woken = True
+            self._appends += 1
             self._changed.notify_all()
 
     def wait_for(self, view: str, seq: int, timeout: float) -> int:
@@ -95,7 +103,7 @@ class Follower:
         name has run over it); returns its position."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            self._woken = True
+            self._woken = self._urgent = True
             self._changed.notify_all()
             while self._position(view) < seq and view not in self._errors:
                 left = deadline - time.monotonic()
@@ -179,7 +187,36 @@ class Follower:
             with self._changed:
                 if not self._woken and not self._stopping:
                     self._changed.wait(self._poll_s)
+                gathering = self._woken and not self._urgent and not self._stopping and self._gather_s > 0
+            if gathering:
+                self._gather()
+            with self._changed:
                 if self._stopping:
                     return
-                self._woken = False
+                self._woken = self._urgent = False
             self.run_once()
+
+    def _run_duties(self) -> None:
+        if not self._duties:
+            return
+        head = self._head()
+        for duty, work in self._duties.items():
+            self._attempt(duty, work, head)
+
+    def _gather(self) -> None:
+        """Waits up to ``gather_s`` for more appends, unless a reader or ``stop`` asks for the views now.
+        The duties run at each append meanwhile (one ``head()`` query when nothing is due), so a
+        checkpoint is signed at the head that crossed its multiple, as without gathering."""
+        until = time.monotonic() + self._gather_s
+        seen = -1
+        while True:
+            with self._changed:
+                while seen == self._appends and not self._urgent and not self._stopping:
+                    left = until - time.monotonic()
+                    if left <= 0:
+                        return
+                    self._changed.wait(left)
+                if self._urgent or self._stopping:
+                    return
+                seen = self._appends
+            self._run_duties()
