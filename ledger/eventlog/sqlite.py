@@ -45,6 +45,9 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         self.insert_events_statement = f"INSERT INTO {table} (rowid, originator_id, originator_version, topic, state, event_id, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)"  # noqa: E501
         self._head_statement = f"SELECT rowid, hash FROM {table} ORDER BY rowid DESC LIMIT 1"
         self._moved_statement = f"SELECT 1 FROM {table} WHERE originator_id=? AND originator_version>? LIMIT 1"
+        self._frontier: tuple[int, tree.Nodes] = (0, {})
+        """The Merkle tree's right edge at a size, as this process last committed it (read instead of
+        selected when the log still has that size at the next append)."""
         self._record_columns = "rowid, originator_id, originator_version, topic, state, event_id, prev_hash, hash"
 
     def construct_create_table_statements(self) -> list[str]:
@@ -96,12 +99,16 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         return immediate(self.datastore, self._write_lock)
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        grown: list[tuple[int, tree.Nodes]] = []
         with self._immediate() as cursor:
-            return self._insert_events(cursor, stored_events, **kwargs)
+            seqs = self._insert_events(cursor, stored_events, grown=grown, **kwargs)
+        if grown and grown[0][0] > self._frontier[0]:  # committed: the next append may read it
+            self._frontier = grown[0]
+        return seqs
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], *, event_ids: Sequence[str | None] = (),
-        unchanged: Mapping[UUID, int] | None = None, **_: Any
+        unchanged: Mapping[UUID, int] | None = None, grown: list[tuple[int, tree.Nodes]] | None = None, **_: Any
     ) -> Sequence[int] | None:
         for stream_id, version in (unchanged or {}).items():
             c.execute(self._moved_statement, (stream_id.hex, version))
@@ -121,7 +128,11 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             prev_hash = digest
         c.executemany(self.insert_events_statement, rows)
         if rows:
-            tree.add(c, rows[0][0], [row[7] for row in rows])  # the tree grows in the same transaction
+            size, edge = self._frontier
+            known = edge if size == rows[0][0] - 1 else None
+            made = tree.add(c, rows[0][0], [row[7] for row in rows], known=known) or {}  # in the same transaction
+            if grown is not None:
+                grown.append((rows[-1][0], tree.frontier(rows[-1][0], {**(known or {}), **made})))
         return [row[0] for row in rows]
 
     def select_notifications(

@@ -32,12 +32,18 @@ def size(c: Cursor) -> int:
     return 0 if row is None or row[0] is None else int(row[0]) + 1
 
 
-def add(c: Cursor, first_seq: int, chain_hashes: Sequence[str], mark: str = "?") -> None:
-    """Adds the leaves of seqs ``first_seq, first_seq + 1, ...`` and every node they complete."""
-    made: dict[tuple[int, int], bytes] = {}
+Nodes = dict[tuple[int, int], bytes]
+"""Tree nodes by ``(level, index)``."""
+
+
+def add(c: Cursor, first_seq: int, chain_hashes: Sequence[str], mark: str = "?", known: Nodes | None = None) -> Nodes:
+    """Adds the leaves of seqs ``first_seq, first_seq + 1, ...`` and every node they complete; returns
+    the nodes it made. ``known``: stored nodes the caller holds (``frontier`` of the tree before these
+    leaves), read instead of selected."""
+    made: Nodes = {}
 
     def node(level: int, index: int) -> bytes:
-        found = made.get((level, index))
+        found = made.get((level, index)) or (known.get((level, index)) if known else None)
         if found is not None:
             return found
         c.execute(f"SELECT hash FROM {TABLE} WHERE level={mark} AND idx={mark}", (level, index))
@@ -50,6 +56,22 @@ def add(c: Cursor, first_seq: int, chain_hashes: Sequence[str], mark: str = "?")
             made[(level, parent)] = merkle.node_hash(node(level - 1, 2 * parent), node(level - 1, 2 * parent + 1))
     c.executemany(f"INSERT INTO {TABLE} (level, idx, hash) VALUES ({mark},{mark},{mark})",
                   [(level, index, digest) for (level, index), digest in made.items()])
+    return made
+
+
+def frontier(size: int, nodes: Nodes) -> Nodes:
+    """Of ``nodes``, the right edge of the tree of ``size`` leaves: the roots of its perfect subtrees,
+    all that adding the next leaves reads. A tree's nodes never change once made (the log only
+    grows), so the frontier of a size stays true for as long as the log has that size."""
+    edge: Nodes = {}
+    start = 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            key = (level, start >> level)
+            if key in nodes:
+                edge[key] = nodes[key]
+            start += 1 << level
+    return edge
 
 
 def fill(c: Cursor, head: int, hashes: Iterable[tuple[int, str]]) -> None:
