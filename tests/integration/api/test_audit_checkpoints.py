@@ -4,6 +4,7 @@ the published verifier key, and the proofs check against its root with an RFC 91
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -30,10 +31,22 @@ def test_before_anything_is_signed_the_latest_checkpoint_and_the_note_are_404(cl
         assert (response.status_code, response.headers["content-type"]) == (404, "application/problem+json")
 
 
+def append_until(client: TestClient, head: int, checkpoints: int) -> None:
+    """Appends staff events (after the community) up to seq ``head``, then waits until the follower signed
+    ``checkpoints`` checkpoints: a checkpoint is signed at the head it sees, so each wait pins its size."""
+    if client.get("/v1/log", params={"after": 0, "limit": 1}).json()["events"] == []:
+        assert client.post("/v1/communities", json=COMMUNITY).status_code == 201
+    while (seq := client.get("/v1/log", params={"after": 0, "limit": 1000}).json()["events"][-1]["seq"]) < head:
+        assert client.post("/v1/communities/ZZ-HT-001/events", json={**STAFF, "staff_id": f"s{seq}"}).status_code == 201
+    deadline = time.monotonic() + 10
+    while len(client.get("/v1/audit/checkpoints").json()) < checkpoints:
+        assert time.monotonic() < deadline, "no checkpoint signed"
+        time.sleep(0.02)
+
+
 def test_the_latest_checkpoint_is_a_signed_note_with_the_tree_head(client: TestClient) -> None:
-    client.post("/v1/communities", json=COMMUNITY)
-    for n in range(3):
-        client.post("/v1/communities/ZZ-HT-001/events", json={**STAFF, "staff_id": f"s{n}"})
+    append_until(client, 2, 1)
+    append_until(client, 4, 2)
     latest = client.get("/v1/audit/checkpoints/latest").json()
     head = client.get("/v1/audit/tree-head").json()
     assert (latest["tree_size"], latest["seq"], latest["root_hash"]) == (4, 4, head["root_hash"])
@@ -50,9 +63,9 @@ def test_the_latest_checkpoint_is_a_signed_note_with_the_tree_head(client: TestC
 
 
 def test_proofs_check_against_the_signed_roots_with_an_rfc_verifier(client: TestClient) -> None:
-    client.post("/v1/communities", json=COMMUNITY)
-    for n in range(4):
-        client.post("/v1/communities/ZZ-HT-001/events", json={**STAFF, "staff_id": f"s{n}"})
+    append_until(client, 2, 1)
+    append_until(client, 4, 2)
+    append_until(client, 5, 2)
     first, second = client.get("/v1/audit/checkpoints").json()[:2]
     log = client.get("/v1/log", params={"after": 0, "limit": 10}).json()["events"]
     proof = client.get("/v1/audit/proof/inclusion", params={"seq": 3, "tree_size": second["tree_size"]}).json()
