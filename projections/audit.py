@@ -62,5 +62,5 @@ class AuditView:
     def evolve(self, rows: Rows, event: object) -> None:
         if not isinstance(event, Retiree.Event):
             return
-        retiree_id = stream_id(event)
-        rows.put("event", cell_key(retiree_id, f"{rows.seq:0{SEQ_WIDTH}d}"), entry(rows.seq, event))
+        seq = rows.seq
+        rows.put("event", cell_key(stream_id(event), f"{seq:0{SEQ_WIDTH}d}"), entry(seq, event))
