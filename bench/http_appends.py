@@ -27,7 +27,7 @@ import httpx
 from bench.baseline import plain_app, plain_http
 from bench.history import wait_for_views
 from bench.paired import Paired, per_second, served
-from bench.workload import COMMUNITY, populate
+from bench.workload import COMMUNITY, populate, stop
 from ledger.application import Ledger
 from ledger.config import Settings
 
@@ -60,12 +60,7 @@ def worker(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def figures(root: Path, *, appends: int, retirees: int, rounds: int, report: Report) -> list[Paired]:

@@ -25,6 +25,7 @@ import httpx
 
 from bench.paired import Paired, interleaved
 from bench.workers import ROOT, fresh_database, process_env
+from bench.workload import stop
 from devtools.kafka_broker import free_port
 from ledger.application import Ledger
 from ledger.config import Settings
@@ -69,12 +70,7 @@ def serving(env: dict[str, str], log: Path) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def read_rate(url: str, ids: list[str], threads: int, seconds: float) -> float:

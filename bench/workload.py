@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -108,3 +109,13 @@ def timed_concurrently(writers: int, per_writer: int, call: Callable[[int, int],
     if errors:
         raise errors[0]
     return Timing(writers * per_writer, seconds, latencies)
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Ends a process the bench started: SIGTERM, then SIGKILL if it lingers past ``timeout``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
