@@ -44,10 +44,14 @@ class StalePositionsError(ConflictError):
     code = "stale-positions"
 
 
-def stale(stored: Mapping[str, int], expected: Mapping[str, int] | None, new: Mapping[str, int]) -> str | None:
-    """Why ``apply`` with these positions must be refused (None: it may go on)."""
+def stale(stored: Mapping[str, int], expected: Mapping[str, int] | None, new: Mapping[str, int],
+          stored_version: int | None = None, version: int | None = None) -> str | None:
+    """Why ``apply`` with these positions must be refused (None: it may go on). A view another version of
+    its projection wrote is refused too: positions alone could match right after a blue/green swap."""
     if expected is None:
         return None
+    if stored_version not in (None, version):
+        return f"the view is at version {stored_version}, not {version}: another version serves it now"
     for source in sorted({*expected, *new}):
         if stored.get(source, 0) != expected.get(source, 0):
             return (f"the view is at {source} {stored.get(source, 0)}, not {expected.get(source, 0)}: "
@@ -123,8 +127,8 @@ class ViewStore(Protocol):
         ``position`` is the new position of ``source``, or a mapping of sources to their new
         positions (sources not named keep theirs; an empty mapping changes no position).
         With ``expected``, the stored position of every source named there or in the new positions
-        must equal ``expected``'s (missing: 0), checked in the same transaction; else
-        ``StalePositionsError`` and nothing is written.
+        must equal ``expected``'s (missing: 0), and the stored version must be ``version`` (or none),
+        checked in the same transaction; else ``StalePositionsError`` and nothing is written.
         """
         ...
 

@@ -110,7 +110,8 @@ class InMemoryViewStore(EncodingStore):
         encoded = dict(changes)
         _check_text([name, *positions, *(kind for kind, _ in encoded), *(key for _, key in encoded)])
         with self._open():
-            refused = stale(self._positions.get(name, {}), expected, positions)
+            refused = stale(self._positions.get(name, {}), expected, positions, self._versions.get(name),
+                            stored_version)
             if refused is not None:
                 raise StalePositionsError(refused)
             rows = self._rows.setdefault(name, {})

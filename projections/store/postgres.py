@@ -202,7 +202,8 @@ class PostgresViewStore(EncodingStore):
         with self._write(name) as conn:
             cursor = conn.cursor()
             if expected is not None:  # under the view's advisory lock: no other writer moves it meanwhile
-                refused = stale(self._positions(conn, name), expected, given)
+                refused = stale(self._positions(conn, name), expected, given, self._version(conn, name),
+                                stored_version)
                 if refused is not None:
                     raise StalePositionsError(refused)
             if deletes:

@@ -137,7 +137,8 @@ class SQLiteViewStore(EncodingStore):
         with self._write() as db:
             if expected is not None:
                 stored = dict(db.execute("SELECT source, position FROM view_positions WHERE view=?", (name,)))
-                refused = stale(stored, expected, positions)
+                found = db.execute("SELECT version FROM view_versions WHERE view=?", (name,)).fetchone()
+                refused = stale(stored, expected, positions, None if found is None else int(found[0]), version)
                 if refused is not None:
                     raise StalePositionsError(refused)
             db.executemany("DELETE FROM view_rows WHERE view=? AND kind=? AND key=?", deletes)

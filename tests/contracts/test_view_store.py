@@ -222,6 +222,13 @@ def test_apply_with_expected_positions_is_a_compare_and_set(store: ViewStore) ->
     assert store.positions("v") == {"log": 6, "kafka:1": 4}
 
 
+def test_a_view_another_version_serves_refuses_a_compare_and_set_even_at_the_same_positions(store: ViewStore) -> None:
+    store.apply("v", 2, {("k", "a"): {"n": 20}}, {"log": 5}, expected={})  # a blue/green swap left version 2 at 5
+    with pytest.raises(StalePositionsError, match="version 2"):  # a runner of version 1, also at 5, is stale
+        store.apply("v", 1, {("k", "a"): {"n": 6}}, {"log": 6}, expected={"log": 5})
+    assert (store.get("v", "k", "a"), store.version("v"), store.positions("v")) == ({"n": 20}, 2, {"log": 5})
+
+
 def test_encoded_applies_check_expected_positions_too(store: ViewStore) -> None:
     apply_encoded = getattr(store, "apply_encoded", None)
     if apply_encoded is None:  # optional: the runner falls back to apply
