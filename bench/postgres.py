@@ -23,10 +23,9 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from bench.paired import Paired, interleaved
-from bench.rebuild import build_log, rebuild_all
+from bench.rebuild import bench_log, rebuild_all
 from devtools.postgres import Cluster
 from ledger.application import Ledger
-from ledger.config import Settings
 from projections.runner import ProjectionRunner
 from projections.store.postgres import PostgresViewStore
 
@@ -67,11 +66,7 @@ def rebuild_into_postgres(ledger: Ledger, dsn: str) -> int:
 def postgres_rebuild_figure(root: Path, events: int | None = None, rounds: int = 5, dsn: str | None = None,
                             report: Report = lambda _: None, keys_dir: Path | None = None) -> Paired:
     """Rebuild into PostgreSQL vs into SQLite over the log at ``root`` (see the module docstring)."""
-    settings = Settings(home=root, keys_dir=keys_dir or root.parent / "keys")
-    if events is not None:
-        build_log(settings, events, report=report)
-    scratch = root / "bench-views"
-    scratch.mkdir(parents=True, exist_ok=True)
+    settings, scratch = bench_log(root, events, report, keys_dir)
     ledger = Ledger(settings)
     try:
         head = ledger.head()

@@ -110,16 +110,23 @@ def _max_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def rebuild_figures(root: Path, events: int | None = None, rounds: int = 5, report: Report = lambda _: None,
-                    keys_dir: Path | None = None) -> dict[str, object]:
-    """Rebuild vs decode-only over the log at ``root`` (written first with ``build_log`` when ``events``
-    is given), interleaved ``rounds`` times. Returns events/s median and (min, max) per side, the
-    median ratio and its spread, and peak memory (MB)."""
+def bench_log(root: Path, events: int | None, report: Report, keys_dir: Path | None = None) -> tuple[Settings, Path]:
+    """The settings of the log at ``root`` (written first with ``build_log`` when ``events`` is given) and an
+    empty scratch folder beside it for the rebuilt views."""
     settings = Settings(home=root, keys_dir=keys_dir or root.parent / "keys")
     if events is not None:
         build_log(settings, events, report=report)
     scratch = root / "bench-views"
     scratch.mkdir(parents=True, exist_ok=True)
+    return settings, scratch
+
+
+def rebuild_figures(root: Path, events: int | None = None, rounds: int = 5, report: Report = lambda _: None,
+                    keys_dir: Path | None = None) -> dict[str, object]:
+    """Rebuild vs decode-only over the log at ``root`` (written first with ``build_log`` when ``events``
+    is given), interleaved ``rounds`` times. Returns events/s median and (min, max) per side, the
+    median ratio and its spread, and peak memory (MB)."""
+    settings, scratch = bench_log(root, events, report, keys_dir)
     ledger = Ledger(settings)
     try:
         head = ledger.head()
