@@ -73,8 +73,11 @@ def projections_run(
             pause = interval
             while not once:
                 time.sleep(pause)
-                try:
+                try:  # every store read of the round, its report's included, is retried when unavailable
                     applied = _round(services, names, signs, worker)
+                    if applied:
+                        err().print(f"applied {applied} records to {label}; at seq {_at(services, names)}",
+                                    soft_wrap=True)
                 except ProjectionError:
                     raise
                 except LedgerError as error:  # unavailable: the store or the log comes back, so retry
@@ -82,8 +85,6 @@ def projections_run(
                     err().print(f"{error.detail}; retrying in {pause:g} s", soft_wrap=True)
                     continue
                 pause = interval
-                if applied:
-                    err().print(f"applied {applied} records to {label}; at seq {_at(services, names)}", soft_wrap=True)
     except ProjectionError as error:
         fail(error.detail)
     except KeyboardInterrupt:
