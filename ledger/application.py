@@ -302,8 +302,13 @@ class Ledger(Application[UUID]):
         today = context.today or self._clock()
         deadline = time.monotonic() + self.RACE_WINDOW_S
         for attempt in itertools.count():
-            unit, decision = _decided(handler, command, Unit(self, context, event_id, today,
-                                                             cached=attempt == 0 and self._decides_from_cache(context)))
+            try:
+                unit, decision = _decided(handler, command, Unit(
+                    self, context, event_id, today, cached=attempt == 0 and self._decides_from_cache(context)))
+            except LedgerError:
+                if (replay := self._landed(command, event_id, context)) is None:
+                    raise
+                return replay
             aggregates = [*decision.aggregates, *self._idempotency_claim(command, context, event_id)]
             pending = [event for aggregate in aggregates for event in aggregate.pending_events]
             event_ids = [str(event.event_id) for event in pending]  # type: ignore[attr-defined]
@@ -419,9 +424,15 @@ class Ledger(Application[UUID]):
                 if replay is not None:
                     results.append(replay)
                     continue
-                unit, decision = _decided(HANDLERS[type(command)], command, Unit(
-                    self, context, event_id, context.today or self._clock(), overlay,
-                    cached=self._decides_from_cache(context)))
+                try:
+                    unit, decision = _decided(HANDLERS[type(command)], command, Unit(
+                        self, context, event_id, context.today or self._clock(), overlay,
+                        cached=self._decides_from_cache(context)))
+                except LedgerError:
+                    if (replay := self._landed(command, event_id, context)) is None:
+                        raise
+                    results.append(replay)
+                    continue
                 for stream, version in unit.reads.items():
                     reads[stream] = min(version, reads.get(stream, version))
             except LedgerError as error:
@@ -504,6 +515,13 @@ class Ledger(Application[UUID]):
         code = self._community_code(command)
         public_id = code if code is not None else str(found.originator_id)
         return cmd.Appended(id=public_id, version=found.originator_version, seq=found.id, replayed=True)
+
+    def _landed(self, command: cmd.Command, event_id: UUID, context: cmd.Context) -> cmd.Appended | None:
+        """For a keyed command its handler refused: the first answer, if that request's events reached
+        the index meanwhile. A retry of a save whose outcome was unknown (a lost Kafka acknowledgement)
+        can find nothing at its first look, then be refused by the very claims that save made (an ID
+        number enrolled, a community registered) once another save has caught the writer's index up."""
+        return self._replay(command, event_id, context) if _keyed(context) else None
 
     @staticmethod
     def _community_code(command: cmd.Command) -> str | None:

@@ -109,7 +109,9 @@ def append_batches(url: str, todo: queue.Queue[int], appends: Appends) -> None:
                     appends.record(first, response.json()["results"], sent)
                     break
                 if statuses - {201, 503} or (response is not None and response.status_code not in (200, 503)):
-                    appends.errors.append(f"batch {number}: HTTP {response and response.status_code} {statuses}")
+                    problems = {(r.get("problem") or {}).get("type") for r in results if r["status"] != 201}
+                    appends.errors.append(f"batch {number}: HTTP {response and response.status_code} {statuses} "
+                                          f"{problems or (response and response.text[:300])}")
                     return
                 with appends.lock:
                     appends.failed_attempts += 1

@@ -125,3 +125,29 @@ def test_a_ref_to_a_failed_or_later_command_is_refused(app: Ledger) -> None:
     assert [type(r) for r in results] == [InvalidInputError, InvalidInputError, InvalidInputError]
     assert "does not come before" in str(results[0]) and "which failed" in str(results[2])
     assert app.head() == 0
+
+
+def test_a_keyed_retry_whose_first_save_reached_the_index_only_after_its_first_look_is_a_replay(
+        app: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A save whose acknowledgement was lost (a broker killed) is retried with its key; the retry's
+    first look finds nothing (the writer's index not yet caught up), then its own ID claims refuse the
+    enrollments: each must still answer the first result, not ``one_enrollment_per_id_number``."""
+    keyed = [(enrollment(n), c.Context(idempotency_key=f"batch-7#{n}")) for n in range(3)]
+    first = appended(app.handle_many(keyed))
+    head = app.head()
+    looked: set[str] = set()
+    find_event = app.log.find_event
+
+    def index_behind_at_first_look(event_id: str) -> object:
+        if event_id not in looked:
+            looked.add(event_id)
+            return None
+        return find_event(event_id)
+
+    monkeypatch.setattr(app.log, "find_event", index_behind_at_first_look)
+    again = appended(app.handle_many(keyed))
+    assert [(r.id, r.seq, r.replayed) for r in again] == [(r.id, r.seq, True) for r in first]
+    looked.clear()
+    alone = app.handle(*keyed[1])
+    assert (alone.id, alone.seq, alone.replayed) == (first[1].id, first[1].seq, True)
+    assert app.head() == head
