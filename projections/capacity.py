@@ -35,7 +35,11 @@ from ledger.domain.community import Community
 from ledger.domain.retiree import Retiree
 from ledger.domain.values import ServiceType
 from projections.base import Handler, Row, Rows, bump, cell_key, community_row, stream_id
+from projections.shards import Merge, latest, merged
 from projections.timeline import died, life_of, new_life, placed
+
+SHARED: dict[str, Merge] = {"meta": latest("day")}
+"""The capacity views' rows that gather many streams' facts: the last day seen, a maximum (``projections.shards``)."""
 
 
 def _seen(rows: Rows, day: str) -> None:
@@ -239,4 +243,4 @@ def facts(*types: str) -> dict[str, Handler]:
 def load(store: Any, view: str) -> dict[str, dict[str, Row]]:
     """Every row of ``view`` as {kind: {key: data}} (a ``ViewStore``)."""
     kinds = ("community", "agency", "standard", "course", "retiree", "staff", "funding", "facility", "meta")
-    return {kind: {row.key: row.data for row in store.rows(view, kind)} for kind in kinds}
+    return {kind: {row.key: row.data for row in merged(store.rows(view, kind), SHARED)} for kind in kinds}

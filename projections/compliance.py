@@ -26,13 +26,14 @@ standard, relative to the threshold (positive: short). Rows come furthest below 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from ledger.domain.values import INDICATOR_LIMIT, Indicator
 from projections.base import Dispatching, Handler, Row
-from projections.capacity import facts, load
+from projections.capacity import SHARED, facts, load
 from projections.capacity_figures import (
     Facts,
     bounds,
@@ -49,6 +50,7 @@ from projections.capacity_figures import (
     standards_for,
     version_on,
 )
+from projections.shards import Merge
 from projections.timeline import community_on
 
 NAME = "compliance"
@@ -157,6 +159,7 @@ class ComplianceView(Dispatching):
 
     name = NAME
     version = 1
+    shared: ClassVar[Mapping[str, Merge]] = SHARED
     handlers: ClassVar[dict[str, Handler]] = facts(
         "Registered", "AgencyEstablished", "StandardAdopted", "StandardRevised", "StandardRetired", "CourseOffered",
         "Enrolled", "TransferredToCommunity", "Relocated", "Deceased", "EligibilityCertified", "ServiceDelivered",

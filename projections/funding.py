@@ -9,14 +9,16 @@ are none), and the facilities open by the year's end (count and m² by kind).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from ledger.domain.values import FacilityKind
 from projections.base import Dispatching, Handler
-from projections.capacity import facts, load
+from projections.capacity import SHARED, facts, load
 from projections.capacity_figures import Facts, by_code, full_time_on, lives_of, managed_on, staff_of
 from projections.series import money
+from projections.shards import Merge
 
 NAME = "funding"
 
@@ -68,6 +70,7 @@ class FundingView(Dispatching):
 
     name = NAME
     version = 1
+    shared: ClassVar[Mapping[str, Merge]] = SHARED
     handlers: ClassVar[dict[str, Handler]] = facts(
         "Registered", "Enrolled", "TransferredToCommunity", "Relocated", "Deceased", "StaffJoined", "StaffLeft",
         "FacilityRecorded", "FundingAllocated",

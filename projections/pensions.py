@@ -41,6 +41,7 @@ from projections.base import (
     move_contribution,
     stream_id,
 )
+from projections.shards import Merge, summed
 from projections.timeline import died, holder, life_of, month, new_life, period_stints, placed, step_cells
 
 NAME = "pensions"
@@ -183,6 +184,7 @@ class PensionsView(Dispatching):
 
     name = NAME
     version = 1
+    shared: ClassVar[Mapping[str, Merge]] = {"month": summed}  # summed across partitions (projections.shards)
     handlers: ClassVar[Mapping[str, Handler]] = {
         "Registered": _registered,
         "Enrolled": _enrolled,

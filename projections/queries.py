@@ -23,6 +23,7 @@ from projections import pensions as pensions_view
 from projections import satisfaction as satisfaction_view
 from projections import standards as standards_view
 from projections import workload as workload_view
+from projections.registry import view_rows
 from projections.series import communities, grouped, money, next_month, next_year, ratio, running
 from projections.store import ViewStore
 
@@ -83,7 +84,7 @@ def _periods(
     never more than ``FILL_AHEAD`` months past that. Rows holding only ``foreseen`` fields (changes
     known in advance, such as a retiree turning 80) do not count as recorded facts.
     """
-    cells = grouped(store.rows(view, kind))
+    cells = grouped(view_rows(store, view, kind))
     recorded = [p for periods in cells.values() for p, row in periods.items() if set(row) - foreseen]
     if not recorded:
         return
@@ -137,7 +138,7 @@ def workload(store: ViewStore, f: Filters) -> list[dict[str, Any]]:
 def _satisfaction_cells(store: ViewStore, f: Filters) -> Iterator[tuple[str, str, str, Mapping[str, Any]]]:
     known = communities(store, satisfaction_view.NAME)
     cells = []
-    for row in store.rows(satisfaction_view.NAME, "cell"):
+    for row in view_rows(store, satisfaction_view.NAME, "cell"):
         code, month, service_type = row.key.split("|")
         if f.keeps(code, known) and f.in_range(month) and f.service_type in (None, service_type):
             cells.append((code, month, service_type, row.data))

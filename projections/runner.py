@@ -38,7 +38,8 @@ from ledger.errors import InvalidInputError, ProjectionError
 from projections import registry
 from projections.base import Projection, handlers_of
 from projections.rows import BatchRows, Encoded, RebuildRows
-from projections.sources import SETTLE_S, LogSource, SourcedRecord, source_for
+from projections.shards import Sharded, shared_kinds
+from projections.sources import PARTITION_PREFIX, SETTLE_S, LogSource, SourcedRecord, partition_source, source_for
 from projections.store import StalePositionsError, ViewStore
 
 Progress = Callable[[int, int], None]
@@ -85,6 +86,11 @@ class ProjectionRunner:
 
     ``source`` defaults to ``source_for(ledger)``: the topic itself for a Kafka ledger, else the
     embedded log. The ledger decodes the records (``ledger.mapper``) in either case.
+
+    With ``partitions`` the runner owns those partitions of the topic (``projections.shards``): it
+    folds only their records, each partition in offset order, into every view it runs, and stores
+    the rows with those partitions' positions only, a compare-and-set on them; rows that sum across
+    partitions get this partition's part. Workers owning the other partitions fold the rest.
     """
 
     def __init__(
@@ -98,6 +104,7 @@ class ProjectionRunner:
         rebuild_rows: int = 100_000,
         rebuild_bytes: int = 16 << 20,
         rebuild_batch: int | None = None,
+        partitions: Sequence[int] | None = None,
     ) -> None:
         self._ledger = ledger
         self._store = store
@@ -107,7 +114,8 @@ class ProjectionRunner:
             raise InvalidInputError(f"projection names must be unique: {names}")
         self._batch_size = batch_size
         self._owns_source = source is None
-        self._source = source if source is not None else source_for(ledger)
+        self._source = source if source is not None else source_for(ledger, partitions)
+        self._owned = None if partitions is None else frozenset(partition_source(p) for p in partitions)
         self._settle_s = settle_s
         self._rebuild_rows = rebuild_rows
         self._rebuild_bytes = rebuild_bytes
@@ -147,14 +155,23 @@ class ProjectionRunner:
             return [p.name for p in self._projections if (self._store.version(p.name) or 0) > p.version]
 
     def _switch(self, target: _Target) -> None:
-        """Swaps a caught-up green view in for the live one (old rows dropped in the same transaction)."""
+        """Swaps a caught-up green view in for the live one (old rows dropped in the same transaction).
+        Partition owners swap it once it stands at or past the live view in every partition."""
         if target.seq == 0 and self._store.version(target.view) is None:  # an empty log: the view still exists
             self._store.apply(target.view, target.projection.version, {}, {})
-        if target.seq >= self._source.last_seq(self._store.positions(target.projection.name)):
+        live = self._store.positions(target.projection.name)
+        if self._owned is not None:
+            green_at = self._store.positions(target.view)
+            caught_up = all(green_at.get(source, 0) >= at for source, at in live.items())
+        else:
+            caught_up = target.seq >= self._source.last_seq(live)
+        if caught_up:
             self._store.replace(target.projection.name, target.view)
 
     def rebuild(self, names: Sequence[str] | None = None, progress: Progress | None = None) -> int:
         """Replays the whole log into fresh views and swaps them in; returns the records replayed."""
+        if self._owned is not None:
+            raise InvalidInputError("a rebuild replays every partition: run it without --partitions")
         with self._lock:
             return self._rebuild(self._select(names), progress)
 
@@ -164,15 +181,21 @@ class ProjectionRunner:
             found = []
             for p in self._projections:
                 target = self._target(p, p.name)
-                found.append(ViewStatus(p.name, p.version, self._store.version(p.name), target.seq, head,
-                                        head - target.seq, target.positions,
-                                        self._source.lag_by_source(target.positions)))
+                at = self._covered(target)
+                found.append(ViewStatus(p.name, p.version, self._store.version(p.name), at, head,
+                                        head - at, target.positions, self._source.lag_by_source(target.positions)))
             return found
 
     def positions(self) -> dict[str, int]:
-        """The ``seq`` each view has applied the log up to (cheap: no look at the log's head)."""
+        """The ``seq`` each view has applied every record up to (cheap: no look at the log's head)."""
         with self._lock:
-            return {p.name: self._target(p, p.name).seq for p in self._projections}
+            return {p.name: self._covered(self._target(p, p.name)) for p in self._projections}
+
+    def _covered(self, target: _Target) -> int:
+        """The seq up to which the view holds every record: short of ``target.seq`` when partition owners
+        folded some partitions further than others (``TopicSource.covered_seq``)."""
+        covered = getattr(self._source, "covered_seq", None)
+        return target.seq if covered is None else int(covered(target.positions))
 
     def close(self) -> None:
         """Closes the source if the runner opened it (the ledger and the store belong to the caller)."""
@@ -191,6 +214,8 @@ class ProjectionRunner:
 
     def _target(self, projection: Projection, view: str) -> _Target:
         positions = self._store.positions(view)
+        if self._owned is not None:
+            positions = {source: at for source, at in positions.items() if source in self._owned}
         return _Target(projection, view, positions, self._source.last_seq(positions))
 
     def _rebuild(self, chosen: list[Projection], progress: Progress | None) -> int:
@@ -214,13 +239,15 @@ class ProjectionRunner:
                 target.rows = RebuildRows(self._store, target.view, self._rebuild_rows, self._rebuild_bytes)
         behind = min(targets, key=lambda t: t.seq)  # the views' positions cover nested prefixes of the log
         start = dict(behind.positions)
+        if self._owned is not None:  # a partition's owner: each partition from the view furthest behind in it
+            start = {source: min(t.positions.get(source, 0) for t in targets) for source in self._owned}
         total = max(self._source.head() - behind.seq, 0) if progress is not None else 0
         applied, last, waited_since = 0, behind.seq, None
         batch = self._rebuild_batch if all(t.rows is not None for t in targets) else self._batch_size
         while True:
             records = self._source.read(start, batch)
             if not records:
-                if last >= self._ledger.head():
+                if self._owned is not None or last >= self._ledger.head():  # owned partitions: read to their ends
                     for target in targets:
                         self._store_rows(target)
                     return applied
@@ -266,6 +293,7 @@ class ProjectionRunner:
         than the rebuild bounds wait for an empty view filled in memory (and before raising)."""
         projection = target.projection
         rows = target.rows if target.rows is not None else BatchRows(self._store, target.view)
+        view_rows = rows if self._owned is None else Sharded(rows, shared_kinds(projection))
         evolve = projection.evolve
         handlers = handlers_of(projection)  # a dispatching view: call its handlers, skip the other events
         begin, keep = rows.begin, rows.keep
@@ -277,8 +305,10 @@ class ProjectionRunner:
             else:
                 handler = evolve
             begin(sourced.record.id)
+            if view_rows is not rows:  # this partition's part of the shared rows
+                view_rows.shard = sourced.source.removeprefix(PARTITION_PREFIX)  # type: ignore[union-attr]
             try:
-                handler(rows, event)
+                handler(view_rows, event)
             except Exception as error:
                 rows.discard()
                 self._applied(target, todo[:index])

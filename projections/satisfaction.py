@@ -34,6 +34,7 @@ from projections.base import (
     move_contribution,
     stream_id,
 )
+from projections.shards import Merge, summed
 from projections.timeline import add_item, community_on, died, month, new_life, placed
 
 NAME = "satisfaction"
@@ -103,6 +104,7 @@ class SatisfactionView(Dispatching):
 
     name = NAME
     version = 1
+    shared: ClassVar[Mapping[str, Merge]] = {"cell": summed}  # summed across partitions (projections.shards)
     handlers: ClassVar[Mapping[str, Handler]] = {
         "Registered": _registered,
         "Enrolled": _enrolled,

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from ledger.application import Ledger
-from ledger.errors import IntegrityViolationError, UnavailableError
+from ledger.errors import IntegrityViolationError, InvalidInputError, UnavailableError
 from ledger.eventlog.base import LogRecord
 from projections.store import LOG_SOURCE
 
@@ -91,13 +91,16 @@ class EmbeddedSource:
         """Nothing to close: the ledger belongs to the caller."""
 
 
-def source_for(ledger: Ledger) -> LogSource:
-    """The topic itself for a Kafka ledger (bootstrap and topic from ``ledger.settings``); else the
-    embedded log. Nothing connects before the first read."""
+def source_for(ledger: Ledger, partitions: Sequence[int] | None = None) -> LogSource:
+    """The topic itself for a Kafka ledger (bootstrap and topic from ``ledger.settings``), or only
+    ``partitions`` of it (``PartitionSource``); else the embedded log. Nothing connects before the first read."""
     if ledger.settings.backend == "kafka":
         from ledger.eventlog.kafka import TopicReader  # kafka-python is loaded only for a Kafka ledger
 
-        return TopicSource(TopicReader(ledger.settings.kafka_bootstrap, ledger.settings.kafka_topic))
+        reader = TopicReader(ledger.settings.kafka_bootstrap, ledger.settings.kafka_topic)
+        return TopicSource(reader) if partitions is None else PartitionSource(reader, partitions)
+    if partitions is not None:
+        raise InvalidInputError("only a Kafka log has partitions to own (--partitions needs --log kafka://...)")
     return EmbeddedSource(ledger)
 
 
@@ -154,6 +157,7 @@ class TopicSource:
         self._settle_s = settle_s
         self._ahead: _ReadAhead | None = None
         self._known: dict[Key, int] = {}  # the last seq under recently seen positions
+        self._covered: dict[tuple[str, Key], int] = {}  # ``covered_seq`` of recently seen positions (it only grows)
 
     def read(self, positions: Mapping[str, int], limit: int) -> list[SourcedRecord]:
         offsets = self._offsets(positions)
@@ -188,6 +192,23 @@ class TopicSource:
         if key not in self._known:
             self._remember(key, max((self._seq_before(p, o) for p, o in key), default=0))
         return self._known[key]
+
+    def covered_seq(self, positions: Mapping[str, int]) -> int:
+        """The last ``seq`` up to which ``positions`` cover EVERY record: below the first record not yet
+        applied in any partition. It is ``last_seq`` for positions that cover a prefix of the log; a view
+        folded by partition owners may be further on in one partition than in another."""
+        key = _key(self._offsets(positions))
+        if ("covered", key) not in self._covered:
+            nexts = [seq for p, at in self._offsets(positions).items() if (seq := self._seq_at(p, at))]
+            self._covered[("covered", key)] = min(nexts) - 1 if nexts else self.last_seq(positions)
+            while len(self._covered) > 64:
+                del self._covered[next(iter(self._covered))]
+        return self._covered[("covered", key)]
+
+    def _seq_at(self, partition: int, offset: int) -> int:
+        """The seq of the first record at or after ``offset`` in ``partition`` (0: none yet)."""
+        fetched = self._reader.read({partition: offset}, 1)
+        return min((record.id for p, _, record in fetched if p == partition), default=0)
 
     def head(self) -> int:
         # a partition's last offset is usually its last transaction's marker: look from two back
@@ -263,3 +284,29 @@ class TopicSource:
         self._known[key] = seq
         while len(self._known) > 64:
             del self._known[next(iter(self._known))]
+
+
+class PartitionSource(TopicSource):
+    """Only ``partitions`` of the topic, each read in offset order, for a worker that owns them
+    (``projections.shards``): no order across partitions, so no wait for another partition's seqs.
+
+    ``last_seq`` and ``lag_by_source`` cover the owned partitions only; ``head`` is the topic's.
+    """
+
+    def __init__(self, reader: PartitionReader, partitions: Sequence[int], settle_s: float = SETTLE_S) -> None:
+        super().__init__(reader, settle_s)
+        self.owned = tuple(sorted(set(partitions)))
+
+    def read(self, positions: Mapping[str, int], limit: int) -> list[SourcedRecord]:
+        fetched = self._reader.read(self._offsets(positions), limit)
+        return [SourcedRecord(partition_source(p), offset + 1, record) for p, offset, record in fetched]
+
+    def lag_by_source(self, positions: Mapping[str, int]) -> dict[str, int]:
+        owned = {partition_source(p) for p in self.owned}
+        return {source: lag for source, lag in super().lag_by_source(positions).items() if source in owned}
+
+    def _offsets(self, positions: Mapping[str, int]) -> Offsets:
+        unknown = sorted(set(self.owned) - set(self._reader.partitions()))
+        if unknown:
+            raise InvalidInputError(f"the topic has no partition(s) {unknown}")
+        return {p: positions.get(partition_source(p), 0) for p in self.owned}

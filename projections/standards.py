@@ -36,6 +36,7 @@ from projections.base import (
     move_contribution,
     stream_id,
 )
+from projections.shards import Merge, summed
 from projections.timeline import (
     add_item,
     died,
@@ -127,6 +128,7 @@ class StandardsView(Dispatching):
 
     name = NAME
     version = 1
+    shared: ClassVar[Mapping[str, Merge]] = {"year": summed}  # summed across partitions (projections.shards)
     handlers: ClassVar[Mapping[str, Handler]] = {
         "Registered": _registered,
         "Enrolled": _enrolled,

@@ -18,13 +18,14 @@ year they were active in (up to the year of the latest fact):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from ledger.domain.values import Indicator, StaffRole
 from projections.base import Dispatching, Handler, Row
-from projections.capacity import facts, load
+from projections.capacity import SHARED, facts, load
 from projections.capacity_figures import (
     Facts,
     active_on,
@@ -39,6 +40,7 @@ from projections.capacity_figures import (
     standards_for,
     version_on,
 )
+from projections.shards import Merge
 
 NAME = "training"
 PER_YEAR = {"year": 1, "quarter": 4, "month": 12}
@@ -115,6 +117,7 @@ class TrainingView(Dispatching):
 
     name = NAME
     version = 1
+    shared: ClassVar[Mapping[str, Merge]] = SHARED
     handlers: ClassVar[dict[str, Handler]] = facts(
         "Registered", "AgencyEstablished", "StandardAdopted", "StandardRevised", "StandardRetired", "CourseOffered",
         "StaffJoined", "StaffLeft", "StaffTrained", "EnrolledInCourse", "CourseCompleted", "QualificationObtained",

@@ -23,8 +23,9 @@ from ledger.application import Ledger
 from ledger.errors import InvalidInputError
 from projections.base import Projection, Row
 from projections.runner import Progress, ProjectionRunner
+from projections.shards import merged, shared_kinds
 from projections.sources import LogSource, SourcedRecord, source_for
-from projections.store import ViewRow, ViewSnapshot, ViewStore
+from projections.store import ViewRow, ViewStore
 from projections.store.memory import InMemoryViewStore
 
 Kind = Literal["missing", "extra", "different", "position"]
@@ -113,19 +114,21 @@ def verify(
     source = source_for(ledger)
     try:
         live = {p.name: store.snapshot(p.name) for p in chosen}
-        at_position: dict[int, list[Projection]] = {}
+        at_positions: dict[tuple[tuple[str, int], ...], list[Projection]] = {}
         for p in chosen:
-            at_position.setdefault(source.last_seq(live[p.name].positions), []).append(p)
+            at_positions.setdefault(tuple(sorted(live[p.name].positions.items())), []).append(p)
         checks: dict[str, Check] = {}
-        done, total = 0, sum(at_position)
-        for seq, group in sorted(at_position.items()):
-            scratch = InMemoryViewStore()
-            runner = ProjectionRunner(ledger, scratch, group, source=_UpTo(source, seq), settle_s=0.0)
+        cuts = {positions: _UpTo(source, dict(positions)) for positions in at_positions}
+        done, total = 0, sum(cut.seq for cut in cuts.values())
+        for positions, group in sorted(at_positions.items(), key=lambda item: cuts[item[0]].seq):
+            scratch, cut = InMemoryViewStore(), cuts[positions]
+            runner = ProjectionRunner(ledger, scratch, group, source=cut, settle_s=0.0)
             runner.catch_up(progress=_offset(progress, done, total))
             reached = runner.positions()
             for p in group:
-                checks[p.name] = _compare(p.name, at, seq, live[p.name], scratch.rows(p.name), reached[p.name])
-            done += seq
+                rows = merged(live[p.name].rows, shared_kinds(p))
+                checks[p.name] = _compare(p.name, at, cut.seq, rows, scratch.rows(p.name), reached[p.name])
+            done += cut.seq
     finally:
         source.close()
     for check in checks.values():
@@ -146,9 +149,9 @@ def _offset(progress: Progress | None, before: int, total: int) -> Progress | No
     return lambda done, _: report(before + done, total)
 
 
-def _compare(view: str, at: datetime, position: int, live: ViewSnapshot, rebuilt: list[ViewRow],
+def _compare(view: str, at: datetime, position: int, live: list[ViewRow], rebuilt: list[ViewRow],
              reached: int) -> Check:
-    live_rows = {(row.kind, row.key): row.data for row in live.rows}
+    live_rows = {(row.kind, row.key): row.data for row in live}
     replayed = {(row.kind, row.key): row.data for row in rebuilt}
     keys = sorted(live_rows.keys() | replayed.keys())
     differences = [d for where in keys if (d := _row_difference(where, replayed.get(where), live_rows.get(where)))]
@@ -168,23 +171,37 @@ def _row_difference(where: tuple[str, str], rebuilt: Row | None, live: Row | Non
 
 
 class _UpTo:
-    """``source`` cut after ``seq``: the replay stops exactly where the live view stood (seqs are dense)."""
+    """``source`` cut at a live view's positions: the replay applies, in ``seq`` order, exactly the records
+    the view has (per source, those before its position there). A view folded by partition owners can
+    stand further in one partition than in another: the records past a partition's position are read
+    (``seq`` order needs them) and left out."""
 
-    def __init__(self, source: LogSource, seq: int) -> None:
+    def __init__(self, source: LogSource, positions: Mapping[str, int]) -> None:
         self._source = source
-        self._seq = seq
+        self._cut = dict(positions)
+        self.seq = source.last_seq(positions)
+        self._read: dict[str, int] = {}  # how far the reads went in each source, left-out records included
 
     def read(self, positions: Mapping[str, int], limit: int) -> list[SourcedRecord]:
-        left = self._seq - self._source.last_seq(positions)
-        if left <= 0:
-            return []
-        return [r for r in self._source.read(positions, min(limit, left)) if r.seq <= self._seq]
+        while True:
+            at = {s: max(positions.get(s, 0), self._read.get(s, 0)) for s in {*positions, *self._read}}
+            left = self.seq - self._source.last_seq(at)
+            if left <= 0:
+                return []
+            found = self._source.read(at, min(limit, left))
+            if not found:
+                return []
+            for record in found:
+                self._read[record.source] = max(self._read.get(record.source, 0), record.position)
+            kept = [r for r in found if r.seq <= self.seq and r.position <= self._cut.get(r.source, 0)]
+            if kept:
+                return kept
 
     def last_seq(self, positions: Mapping[str, int]) -> int:
         return self._source.last_seq(positions)
 
     def head(self) -> int:
-        return min(self._source.head(), self._seq)
+        return min(self._source.head(), self.seq)
 
     def lag_by_source(self, positions: Mapping[str, int]) -> dict[str, int]:
         return self._source.lag_by_source(positions)

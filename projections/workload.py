@@ -38,6 +38,7 @@ from projections.base import (
     move_contribution,
     stream_id,
 )
+from projections.shards import Merge, summed
 from projections.timeline import (
     add_item,
     community_on,
@@ -145,6 +146,7 @@ class WorkloadView(Dispatching):
 
     name = NAME
     version = 1
+    shared: ClassVar[Mapping[str, Merge]] = {"month": summed}  # summed across partitions (projections.shards)
     handlers: ClassVar[Mapping[str, Handler]] = {
         "Registered": _registered,
         "StaffJoined": _staff_joined,

@@ -115,11 +115,13 @@ def bootstrap(
     projections: Sequence[Projection] | None = None,
     clock: Callable[[], date] | None = None,
     poll_s: float = 0.5,
+    partitions: Sequence[int] | None = None,
 ) -> Services:
     """Builds the services of one process from ``settings`` (see the module docstring).
 
     ``checkpoint_every`` overrides ``settings.checkpoint_every``; ``projections`` the registered
-    views; ``clock`` the ledger's "today" (tests).
+    views; ``clock`` the ledger's "today" (tests); ``partitions`` makes the runner the owner of those
+    partitions of the topic (a projection worker's ``--partitions``, ``projections.shards``).
     """
     stack = ExitStack()
     try:
@@ -129,7 +131,7 @@ def bootstrap(
         stack.callback(store.close)
         checkpoints = CheckpointStore.for_settings(settings)
         stack.callback(checkpoints.close)
-        runner = ProjectionRunner(ledger, store, projections)
+        runner = ProjectionRunner(ledger, store, projections, partitions=partitions)
         stack.callback(runner.close)
         signer = signer_for(settings)
         every = checkpoint_every or settings.checkpoint_every

@@ -71,6 +71,28 @@ class Frontier:
         roots.append(top)
         self.size += 1
 
+    def extend(self, chain_hashes: list[bytes]) -> None:
+        """Appends a run of leaves at once, the same tree as ``append`` one by one: leaf hashes, then one
+        level at a time, each pairing its nodes in one pass (what verification calls, per run of events).
+
+        At level ``l`` the new nodes start right after this frontier's own root of that level, when it
+        has one (bit ``l`` of the old size): that root pairs with the first of them. An odd node left
+        at the end of a level is the new tree's root of that level.
+        """
+        sha, roots, size = hashlib.sha256, self._roots, self.size
+        nodes = [sha(b"\x00" + chain_hash).digest() for chain_hash in chain_hashes]
+        self.size = size + len(nodes)
+        lone: list[bytes] = []
+        while nodes:
+            if size & 1:
+                nodes.insert(0, roots.pop())
+            if len(nodes) & 1:
+                lone.append(nodes[-1])
+            pairs = iter(nodes)
+            nodes = [sha(b"\x01" + left + right).digest() for left, right in zip(pairs, pairs, strict=False)]
+            size >>= 1
+        roots.extend(reversed(lone))
+
     def root(self) -> bytes:
         """MTH of the leaves appended so far (the right-most perfect subtrees fold first)."""
         if not self._roots:

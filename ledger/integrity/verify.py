@@ -3,7 +3,8 @@ signed checkpoints, and check every stored snapshot.
 
 ``verify_log`` streams the log once (memory does not grow with the number of events), from the
 bytes as stored, so it needs neither the data-encryption key nor the lookup key; it recomputes
-the tree head as it goes (``merkle.Frontier``) and compares it with every checkpoint's root. It
+the tree head as it goes (``merkle.Frontier``, fed runs of leaves: ``RUN`` at most, or up to the next
+checkpoint) and compares it with every checkpoint's root. It
 stops at the first event that does not match and names it by ``seq`` with a short reason; reasons
 never carry event contents. ``verify_ledger`` adds the stored tree (the one proofs are served
 from) and, when the data key is at hand, every snapshot (``verify_snapshots``): a snapshot that
@@ -12,6 +13,7 @@ does not open where it is stored is named by stream and version.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -97,7 +99,9 @@ def verify_rows(
     (no signing key yet) only the chain is checked and ``checkpoints`` is 0. A checkpoint with a
     root (``root_hash``) must also equal the Merkle root recomputed from the chain at its size
     (a checkpoint of another tree fails there); the report's ``root_hash`` is the head's. The loop
-    keeps digests as bytes and builds no objects per row. With ``root_at``, the report also carries the
+    keeps digests as bytes and builds no objects per row; it tests one seq per event (the next stop:
+    a checkpoint, ``root_at``, a progress tick or a full run) and hands the tree its leaves a run at a
+    time (``merkle.Frontier.extend``: one pass per level instead of a fold per leaf). With ``root_at``, the report also carries the
     root at that size (to compare with a stored tree that lags the log).
     """
     anchors: dict[int, Checkpoint] = {}
@@ -114,7 +118,10 @@ def verify_rows(
         return VerifyReport(False, checked, head, seq, reason, signed, len(candidates))
 
     prev_hex, prev, checked, signed, root_at_hash = GENESIS_HASH, bytes(32), 0, 0, None
-    tree, sha, progress_at = merkle.Frontier(), sha256, PROGRESS_EVERY if progress is not None else -1
+    tree, run, sha = merkle.Frontier(), list[bytes](), sha256
+    append = run.append
+    marks = sorted({*anchors, *([root_at] if root_at else [])})  # the sizes the tree head is needed at
+    stop = _next_stop(0, marks, progress is not None)
     stream = iter(rows)
     for seq_read, stream_id, version, topic, state, event_id, prev_hash, hash_hex in stream:
         seq = checked + 1
@@ -125,21 +132,25 @@ def verify_rows(
         digest = link_digest(prev, seq, stream_id, version, topic, event_id, sha(state).digest())
         if digest.hex() != hash_hex:
             return failed(seq, "hash does not match the stored bytes", seq)
-        tree.append(digest)
-        if seq in anchors:
-            anchor = anchors[seq]
-            if anchor.hash != hash_hex:
-                reason = f"differs from the {_kind(seq, trusted)} at seq {seq}: rewritten after seq {signed}"
-                return failed(seq, reason, seq)
-            if anchor.root_hash is not None and anchor.root_hash != tree.root().hex():
-                return failed(seq, f"the {_kind(seq, trusted)} at seq {seq} signs another Merkle tree", seq)
-            signed = seq
-        if seq == root_at:
-            root_at_hash = tree.root().hex()
+        append(digest)
+        if seq == stop:  # a checkpoint, root_at, a full run of leaves or a progress tick: one test per event
+            tree.extend(run)
+            run.clear()
+            if seq in anchors:
+                anchor = anchors[seq]
+                if anchor.hash != hash_hex:
+                    reason = f"differs from the {_kind(seq, trusted)} at seq {seq}: rewritten after seq {signed}"
+                    return failed(seq, reason, seq)
+                if anchor.root_hash is not None and anchor.root_hash != tree.root().hex():
+                    return failed(seq, f"the {_kind(seq, trusted)} at seq {seq} signs another Merkle tree", seq)
+                signed = seq
+            if seq == root_at:
+                root_at_hash = tree.root().hex()
+            if progress is not None and seq % PROGRESS_EVERY == 0:
+                progress(seq)
+            stop = _next_stop(seq, marks, progress is not None)
         prev_hex, prev, checked = hash_hex, digest, seq
-        if checked == progress_at and progress is not None:
-            progress(checked)
-            progress_at += PROGRESS_EVERY
+    tree.extend(run)
     if progress is not None and checked % PROGRESS_EVERY:
         progress(checked)
     beyond = [seq for seq in anchors if seq > checked]
@@ -150,6 +161,20 @@ def verify_rows(
         return failed(signed + 1, f"event not covered by any signed checkpoint (signed up to seq {signed})", checked)
     return VerifyReport(True, checked, checked, None, None, signed, len(candidates), tree.root().hex(),
                         root_at=root_at_hash)
+
+
+RUN = 256
+"""Leaves handed to the tree at once (``merkle.Frontier.extend``) at most: a fixed buffer."""
+
+
+def _next_stop(seq: int, marks: list[int], ticks: bool) -> int:
+    """The next seq after ``seq`` where ``verify_rows`` must look up: the next of ``marks`` (sorted), the
+    next multiple of ``RUN``, and of ``PROGRESS_EVERY`` when progress is reported."""
+    stop = seq + RUN - seq % RUN
+    if ticks:
+        stop = min(stop, seq + PROGRESS_EVERY - seq % PROGRESS_EVERY)
+    at = bisect_right(marks, seq)
+    return min(stop, marks[at]) if at < len(marks) else stop
 
 
 def _kind(seq: int, trusted: Checkpoint | None) -> str:

@@ -100,3 +100,33 @@ def test_the_frontier_has_the_rfc_root_at_every_size() -> None:
     for count, leaf in enumerate(leaves, start=1):
         frontier.append(leaf)
         assert (frontier.size, frontier.root()) == (count, mth(leaves[:count]))
+
+
+SIZES = [0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 255, 256, 257, 300]
+
+
+def test_a_run_of_leaves_at_once_is_the_same_tree_as_one_by_one() -> None:
+    """``Frontier.extend`` (verification's batched levels) against the per-leaf fold and the RFC's MTH:
+    from every starting size in ``SIZES`` (0, 1, powers of two, their neighbours, odd sizes), runs of
+    every length in ``SIZES``."""
+    leaves = [bytes([i % 256, i // 256]) * 16 for i in range(600)]
+    for start in SIZES:
+        for length in SIZES:
+            batched, single = merkle.Frontier(), merkle.Frontier()
+            batched.extend(leaves[:start])
+            batched.extend(leaves[start:start + length])
+            for leaf in leaves[:start + length]:
+                single.append(leaf)
+            assert batched.size == single.size == start + length
+            assert batched.root() == single.root() == mth(leaves[:start + length]), (start, length)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=12))
+def test_runs_of_any_lengths_keep_the_rfc_root_at_every_run_end(lengths: list[int]) -> None:
+    leaves = [bytes([i % 256]) * 32 for i in range(sum(lengths))]
+    frontier, done = merkle.Frontier(), 0
+    for length in lengths:
+        frontier.extend(leaves[done:done + length])
+        done += length
+        assert (frontier.size, frontier.root()) == (done, mth(leaves[:done]))

@@ -9,10 +9,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.errors import InvalidInputError
-from ledger.eventlog.base import GENESIS_HASH, LogRecord
+from ledger.eventlog.base import GENESIS_HASH, LogRecord, as_rows
 from ledger.integrity.chain import record_hash
 from ledger.integrity.checkpoints import Checkpoint, Signer
-from ledger.integrity.verify import PROGRESS_EVERY, verify_log
+from ledger.integrity.verify import PROGRESS_EVERY, RUN, verify_log, verify_rows
+from tests.unit.ledger.integrity.rfc9162 import mth
 from tests.unit.ledger.integrity.test_tamper import STREAMS, rewrite_from, sign_at, synthetic_log, truncate
 
 
@@ -155,3 +156,33 @@ def test_memory_does_not_grow_with_the_number_of_events(signer: Signer) -> None:
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     assert peaks[1] < 64 * 1024 and peaks[1] < 2 * peaks[0] + 16 * 1024
+
+
+def test_checkpoint_roots_are_checked_at_any_size_between_runs_of_leaves(signer: Signer) -> None:
+    """The tree is folded in runs (``RUN`` leaves, or up to the next checkpoint): a checkpoint just
+    before, at and after a run's end, and far from one, has its root checked, and a wrong root is
+    named at its own seq."""
+    total = 3 * RUN + 5
+    records = synthetic_log(total)
+    seqs = [1, 2, RUN - 1, RUN, RUN + 1, 2 * RUN + 3, total]
+    checkpoints = sign_at(records, seqs, signer)
+    report = verify_log(records, checkpoints, signer.public_key_pem, require_signed=True)
+    assert (report.ok, report.signed, report.checkpoints) == (True, total, len(seqs))
+    assert report.root_hash == checkpoints[-1].root_hash
+    for bad in seqs:
+        wrong = signer.sign("ledger", bad, records[bad - 1].hash, "2026-06-30T08:00:00Z",
+                            sign_at(records, [bad + 1 if bad < total else bad - 1], signer)[0].root_hash)
+        others = [c for c in checkpoints if c.seq != bad]
+        report = verify_log(records, [*others, wrong], signer.public_key_pem)
+        assert (report.ok, report.first_bad_seq, report.checked) == (False, bad, bad - 1), bad
+        assert report.reason is not None and "signs another Merkle tree" in report.reason
+        assert report.signed == max((seq for seq in seqs if seq < bad), default=0)
+
+
+def test_the_root_at_a_size_is_reported_between_runs_of_leaves() -> None:
+    records = synthetic_log(2 * RUN + 9)
+    chain = [bytes.fromhex(record.hash) for record in records]
+    for at in (1, RUN - 1, RUN, RUN + 7, 2 * RUN + 9):
+        report = verify_rows(as_rows(records), [], None, root_at=at)
+        assert report.ok and report.root_at == mth(chain[:at]).hex(), at
+        assert report.root_hash == mth(chain).hex()
