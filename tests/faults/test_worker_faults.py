@@ -121,7 +121,8 @@ def scene(tmp_path: Path, kafka_bootstrap: str, postgres: Cluster) -> Iterator[S
     name = f"w{uuid.uuid4().hex[:10]}"
     with fresh_database(postgres.dsn) as views:
         settings = Settings(home=tmp_path / "writer", log_url=f"kafka://{kafka_bootstrap}",
-                            kafka_topic=f"{name}.events", ledger_name=name, views_url=views)
+                            kafka_topic=f"{name}.events", ledger_name=name, views_url=views,
+                            kafka_options=(("KAFKA_PARTITIONS", "3"),))
         ledger = Ledger(settings)
         try:
             yield Scene(settings, ledger, views)
@@ -140,8 +141,9 @@ def stop(process: subprocess.Popen[bytes]) -> int:
 
 
 def test_a_worker_killed_mid_batch_resumes_where_its_last_batch_ended(scene: Scene) -> None:
+    """Two workers own the topic's 3 partitions; the one owning 0 and 1 is killed in a backlog, the other goes on."""
     scene.append(300)
-    first = scene.worker("worker-1")
+    first, other = scene.worker("worker-1", "--partitions", "0-1"), scene.worker("worker-2", "--partitions", "2")
     try:
         scene.wait_caught_up()
         before = scene.ledger.head()
@@ -158,11 +160,11 @@ def test_a_worker_killed_mid_batch_resumes_where_its_last_batch_ended(scene: Sce
     finally:
         stop(first)
     assert before < min(at_kill.values()) and min(at_kill.values()) < after  # killed with work done and left
-    second = scene.worker("worker-1")  # the same worker restarted
+    second = scene.worker("worker-1", "--partitions", "0-1")  # the same worker restarted
     try:
         recovered = scene.wait_caught_up()
     finally:
-        assert stop(second) == 0
+        assert stop(second) == 0 and stop(other) == 0
     rows = scene.check_views()
     print(f"\nworker killed mid-batch: log {after} events, views at {min(at_kill.values())}-{max(at_kill.values())} "
           f"when killed, caught up {recovered:.1f} s after the restart, {rows} rows equal a replay")
@@ -170,7 +172,7 @@ def test_a_worker_killed_mid_batch_resumes_where_its_last_batch_ended(scene: Sce
 
 def test_postgres_restarted_under_two_workers_loses_and_doubles_nothing(scene: Scene, postgres: Cluster) -> None:
     scene.append(200)
-    workers = [scene.worker("worker-a"), scene.worker("worker-b", "--views", "audit,workload,pensions")]
+    workers = [scene.worker("worker-a", "--partitions", "0"), scene.worker("worker-b", "--partitions", "1-2")]
     try:
         scene.wait_caught_up()
         writing = threading.Thread(target=scene.append, args=(2000, 100))

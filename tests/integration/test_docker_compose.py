@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from projections import registry
+from cli.worker import owned_partitions
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 BROKERS = ("kafka-1", "kafka-2", "kafka-3")
@@ -85,10 +85,13 @@ def test_only_the_writer_appends_and_both_api_processes_share_one_index() -> Non
     assert envs["writer"]["LEDGER_INDEX"] == envs["reader"]["LEDGER_INDEX"] == envs["writer"]["LEDGER_VIEWS"]
 
 
-def test_the_workers_split_every_view_between_them_and_the_api_processes_only_read_views() -> None:
+def test_the_workers_split_the_topics_partitions_between_them_and_the_api_processes_only_read_views() -> None:
     services = compose()["services"]
-    owned = [_option(services[name]["command"], "--views").split(",") for name in ("worker-1", "worker-2")]
-    assert sorted(owned[0] + owned[1]) == sorted(p.name for p in registry.ALL)  # each view has exactly one owner
+    owned = [owned_partitions(_option(services[name]["command"], "--partitions")) or []
+             for name in ("worker-1", "worker-2")]
+    partitions = int(services["writer"]["environment"]["KAFKA_PARTITIONS"])  # the writer creates the topic
+    assert sorted(owned[0] + owned[1]) == list(range(partitions)) and partitions >= 2  # one owner each
+    assert all("--views" not in services[name]["command"] for name in ("worker-1", "worker-2"))  # every view
     assert "--checkpoints" in services["worker-1"]["command"] and "--checkpoints" not in services["worker-2"]["command"]
     assert {services[name]["environment"]["LEDGER_FOLLOW"] for name in ("writer", "reader")} == {"0"}
 

@@ -268,3 +268,11 @@ def test_help_lists_the_commands() -> None:
     assert result.exit_code == 0
     for name in ("serve", "demo", "history", "export", "import", "projections", "kafka"):
         assert name in result.stdout
+
+
+def test_a_worker_owning_partitions_needs_a_kafka_log_and_says_so_in_one_line(tmp_path: Path) -> None:
+    result = ledger_cli(tmp_path / "h", "projections", "run", "--partitions", "0", "--once")
+    assert result.exit_code == 1 and "only a Kafka log has partitions" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    refused = ledger_cli(tmp_path / "h", "projections", "run", "--partitions", "2-1", "--once")
+    assert refused.exit_code == 2 and "--partitions" in refused.output
