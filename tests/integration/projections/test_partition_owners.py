@@ -19,11 +19,12 @@ from ledger.application import Ledger
 from ledger.errors import InvalidInputError
 from ledger.eventlog.base import LogRecord
 from projections import registry
-from projections.runner import ProjectionRunner
+from projections.runner import ProjectionRunner, green
 from projections.shards import SHARD, merged, shared_kinds
 from projections.store import ViewRow
 from projections.store.sqlite import SQLiteViewStore
 from projections.verify import verify
+from projections.workload import WorkloadView
 from tests.backends import settings_for
 from tests.integration.projections.test_kafka_source import SeenOnce, more_events, topic
 from tests.integration.projections.test_replay import generate
@@ -151,3 +152,28 @@ def test_a_partition_owner_cannot_rebuild_and_only_a_topic_has_partitions(
     missing.close()
     with pytest.raises(InvalidInputError, match="only a Kafka log"):
         ProjectionRunner(open_ledger("sqlite"), SQLiteViewStore(tmp_path / "x.db"), partitions=[0])
+
+
+class WorkloadV2(WorkloadView):
+    version = 2
+
+
+def test_a_new_version_built_by_partition_owners_is_swapped_in_once_every_partition_has_caught_up(
+    open_ledger: Callable[..., Ledger], tmp_path: Path,
+) -> None:
+    app = open_ledger()
+    store = SQLiteViewStore(tmp_path / "owners.db")
+    generate(app, seed=4, retirees=8)
+    live = ProjectionRunner(app, store, [WorkloadView()])
+    live.catch_up()
+    serving = store.rows("workload")
+    first, second = (ProjectionRunner(app, store, [WorkloadV2()], partitions=owned) for owned in ([0, 1], [2]))
+    first.catch_up()
+    assert store.version("workload") == 1 and store.rows("workload") == serving  # partition 2 not built yet
+    assert store.version(green(WorkloadV2())) == 2
+    second.catch_up()
+    assert store.version("workload") == 2 and store.version(green(WorkloadV2())) is None
+    assert merged(store.rows("workload"), shared_kinds(WorkloadV2())) == serving
+    assert all(check.ok for check in verify(app, store, [WorkloadV2()]))
+    for runner in (live, first, second):
+        runner.close()
