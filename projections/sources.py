@@ -158,6 +158,7 @@ class TopicSource:
         self._ahead: _ReadAhead | None = None
         self._known: dict[Key, int] = {}  # the last seq under recently seen positions
         self._covered: dict[tuple[str, Key], int] = {}  # ``covered_seq`` of recently seen positions (it only grows)
+        self._prefixes: dict[Key, None] = {}  # recent positions that ``read`` reached (so cover a prefix)
 
     def read(self, positions: Mapping[str, int], limit: int) -> list[SourcedRecord]:
         offsets = self._offsets(positions)
@@ -184,6 +185,9 @@ class TopicSource:
         state.key = _key(offsets)
         self._ahead = state
         self._remember(state.key, state.next_seq - 1)
+        self._prefixes[state.key] = None
+        while len(self._prefixes) > 64:
+            del self._prefixes[next(iter(self._prefixes))]
         return found
 
     def last_seq(self, positions: Mapping[str, int]) -> int:
@@ -198,6 +202,8 @@ class TopicSource:
         applied in any partition. It is ``last_seq`` for positions that cover a prefix of the log; a view
         folded by partition owners may be further on in one partition than in another."""
         key = _key(self._offsets(positions))
+        if key in self._prefixes:  # where this source's own reads in seq order stopped: a prefix
+            return self.last_seq(positions)
         if ("covered", key) not in self._covered:
             nexts = [seq for p, at in self._offsets(positions).items() if (seq := self._seq_at(p, at))]
             self._covered[("covered", key)] = min(nexts) - 1 if nexts else self.last_seq(positions)
@@ -302,8 +308,9 @@ class PartitionSource(TopicSource):
         return [SourcedRecord(partition_source(p), offset + 1, record) for p, offset, record in fetched]
 
     def lag_by_source(self, positions: Mapping[str, int]) -> dict[str, int]:
-        owned = {partition_source(p) for p in self.owned}
-        return {source: lag for source, lag in super().lag_by_source(positions).items() if source in owned}
+        offsets, ends = self._offsets(positions), self._reader.end_offsets()
+        return {partition_source(p): max(self._seq_before(p, ends[p], window=2) - self._seq_before(p, at), 0)
+                for p, at in sorted(offsets.items())}
 
     def _offsets(self, positions: Mapping[str, int]) -> Offsets:
         unknown = sorted(set(self.owned) - set(self._reader.partitions()))

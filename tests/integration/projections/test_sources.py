@@ -9,9 +9,9 @@ from collections.abc import Mapping
 import pytest
 
 from ledger.application import Ledger
-from ledger.errors import IntegrityViolationError, UnavailableError
+from ledger.errors import IntegrityViolationError, InvalidInputError, UnavailableError
 from ledger.eventlog.base import LogRecord
-from projections.sources import EmbeddedSource, SourcedRecord, TopicSource, source_for
+from projections.sources import EmbeddedSource, PartitionSource, SourcedRecord, TopicSource, source_for
 from tests.integration.projections.support import Hunan
 
 
@@ -117,3 +117,23 @@ def test_the_embedded_source_is_the_ledgers_own_log(ledger: Ledger) -> None:
     found = source.read({}, 10)
     assert [(r.source, r.position, r.seq) for r in found] == [("log", 1, 1)]
     assert source.read({"log": 1}, 10) == [] and source.last_seq({"log": 1}) == source.head() == 1
+
+
+def test_a_partition_owner_reads_its_partitions_in_offset_order_and_says_what_is_covered() -> None:
+    topic = MemoryTopic({0: [1, None, 3, None], 1: [2, None, 4, 5, None], 2: [6, None]})
+    owner = PartitionSource(topic, [1, 2])
+    assert [(r.seq, r.source, r.position) for r in owner.read({}, 10)] == [
+        (2, "kafka:1", 1), (4, "kafka:1", 3), (5, "kafka:1", 4), (6, "kafka:2", 1)]
+    assert owner.read({"kafka:1": 4, "kafka:2": 1}, 10) == []
+    assert owner.lag_by_source({"kafka:1": 1}) == {"kafka:1": 3, "kafka:2": 6}
+    reader = TopicSource(MemoryTopic(topic.logs))  # what an API process makes of the owners' positions
+    owners_at = {"kafka:1": 4, "kafka:2": 1}  # partition 0's owner has applied nothing yet
+    assert (reader.last_seq(owners_at), reader.covered_seq(owners_at)) == (6, 0)
+    assert reader.covered_seq({**owners_at, "kafka:0": 1}) == 2  # seq 3 still missing
+    assert reader.covered_seq({**owners_at, "kafka:0": 3}) == 6
+    ordered = TopicSource(MemoryTopic(topic.logs))
+    ordered.read({}, 3)  # seqs 1-3 in seq order: a prefix, known without looking
+    reads = ordered._reader.reads  # type: ignore[attr-defined]
+    assert ordered.covered_seq({"kafka:0": 3, "kafka:1": 1}) == 3 and ordered._reader.reads == reads  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInputError, match=r"no partition\(s\) \[7\]"):
+        PartitionSource(topic, [7]).read({}, 10)
