@@ -1,8 +1,9 @@
 """``ledger bench --scale``: the figures of issue 10 (scaling out), each beside the same run's baseline.
 
 1. Rebuild of every view into PostgreSQL vs into SQLite over one SQLite log (``bench.postgres``).
-2. 2 and 4 projection workers sharing the views vs 1 worker running them all, on one Kafka topic of
-   ``partitions`` partitions, views in PostgreSQL (``bench.workers``); the ratio is the scaling ratio.
+2. 2 and 4 projection workers splitting the partitions of one Kafka topic of ``partitions`` partitions
+   (at least as many as workers), each folding its partitions into every view, vs 1 worker running every
+   view on the whole topic, views in PostgreSQL (``bench.workers``); the ratio is the scaling ratio.
 3. Reads/s of a read-only API process on the PostgreSQL index vs the writer's own API process, on that
    same topic (``bench.readers``).
 
@@ -33,6 +34,7 @@ from ledger.config import Settings
 
 Report = Callable[[str], None]
 PARTITIONS = 4
+"""The bench topic's partitions: one per worker of the largest side (4 workers)."""
 
 
 @contextmanager

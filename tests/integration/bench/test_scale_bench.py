@@ -76,11 +76,14 @@ def test_a_split_is_bounded_by_the_cores_and_by_what_every_worker_pays() -> None
     assert workers.split_bound(2, 20.0, 10.0) == pytest.approx(20 / 15)
 
 
-def test_the_views_are_dealt_so_that_each_has_one_worker() -> None:
-    names = [view for share in workers.shares(1) for view in share]
-    assert len(names) == len(registry.ALL)
-    for count in (2, 3, 4, 9, 12):
-        split = workers.shares(count)
-        assert len(split) == min(count, len(names))
-        assert sorted(view for share in split for view in share) == sorted(names)
-    assert not {"audit", "pensions"} <= set(workers.shares(2)[0])  # the costliest two are split from 2 up
+def test_the_partitions_are_dealt_so_that_each_has_one_worker() -> None:
+    assert workers.shares(1, 4) == [[0, 1, 2, 3]]
+    assert workers.shares(2, 4) == [[0, 2], [1, 3]]
+    assert workers.shares(4, 4) == [[0], [1], [2], [3]]
+    for count, partitions in ((2, 3), (3, 4), (4, 9), (6, 4)):
+        split = workers.shares(count, partitions)
+        assert len(split) == min(count, partitions)
+        assert sorted(p for share in split for p in share) == list(range(partitions))
+        assert max(map(len, split)) - min(map(len, split)) <= 1
+    with pytest.raises(ValueError):
+        workers.shares(0, 4)
