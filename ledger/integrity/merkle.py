@@ -63,6 +63,20 @@ class Frontier:
         self._roots: list[bytes] = []
         self.size = 0
 
+    @classmethod
+    def resume(cls, size: int, roots: list[bytes]) -> Frontier:
+        """The frontier of ``size`` leaves from its ``roots`` (as ``roots`` gave them)."""
+        if len(roots) != size.bit_count() or any(len(root) != 32 for root in roots):
+            raise ValueError(f"{len(roots)} roots are not the frontier of {size} leaves")
+        frontier = cls()
+        frontier._roots, frontier.size = list(roots), size
+        return frontier
+
+    @property
+    def roots(self) -> list[bytes]:
+        """The perfect subtrees' roots, the largest (left-most) first: one per bit set in ``size``."""
+        return list(self._roots)
+
     def append(self, chain_hash: bytes) -> None:
         sha, roots = hashlib.sha256, self._roots
         top, size = sha(b"\x00" + chain_hash).digest(), self.size

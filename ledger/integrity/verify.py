@@ -14,6 +14,7 @@ does not open where it is stored is named by stream and version.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -30,6 +31,7 @@ from ledger.eventlog.base import GENESIS_HASH, LogRecord, Row, as_rows
 from ledger.integrity import merkle
 from ledger.integrity.chain import link_digest, load_public_key
 from ledger.integrity.checkpoints import Checkpoint, CheckpointStore
+from ledger.integrity.heads import HANDOFF, TreeHeads, TreeWorkerError
 from ledger.sealing import SealError, SealingMapper
 
 PROGRESS_EVERY = 1000
@@ -87,6 +89,7 @@ def verify_rows(
     require_signed: bool = False,
     ledger_name: str | None = None,
     root_at: int | None = None,
+    handoff: int | None = HANDOFF,
 ) -> VerifyReport:
     """Verifies ``rows`` (the whole log, in seq order from 1) against the chain and checkpoints.
 
@@ -101,8 +104,9 @@ def verify_rows(
     (a checkpoint of another tree fails there); the report's ``root_hash`` is the head's. The loop
     keeps digests as bytes and builds no objects per row; it tests one seq per event (the next stop:
     a checkpoint, ``root_at``, a progress tick or a full run) and hands the tree its leaves a run at a
-    time (``merkle.Frontier.extend``: one pass per level instead of a fold per leaf). With ``root_at``, the report also carries the
-    root at that size (to compare with a stored tree that lags the log).
+    time (``heads.TreeHeads``: one pass per level instead of a fold per leaf; past ``handoff`` leaves, on
+    a second core, in a helper process). With ``root_at``, the report also carries the root at that size
+    (to compare with a stored tree that lags the log).
     """
     anchors: dict[int, Checkpoint] = {}
     candidates = [*checkpoints, *([trusted] if trusted is not None else [])] if public_key is not None else []
@@ -113,16 +117,47 @@ def verify_rows(
             return VerifyReport(False, 0, 0, checkpoint.seq, problem, checkpoints=len(candidates))
         anchors[checkpoint.seq] = checkpoint
 
+    with TreeHeads(handoff) as tree:
+        return _walk(iter(rows), anchors, len(candidates), tree, trusted, progress, require_signed, root_at)
+
+
+def _walk(stream: Iterator[Row], anchors: dict[int, Checkpoint], candidates: int, tree: TreeHeads,
+          trusted: Checkpoint | None, progress: Callable[[int], None] | None, require_signed: bool,
+          root_at: int | None) -> VerifyReport:
+    """``verify_rows``'s one pass, the checkpoints' signatures checked. Tree heads are asked of ``tree``
+    at every checkpoint with a root, at ``root_at`` and at the end, and held against the checkpoints as
+    they are answered (at once in-process; a helper process answers a little later): a failure found
+    further on is reported only after every root asked before it is known, so the first failure is the
+    one named, as in a check at each checkpoint's own seq."""
+    prev_hex, prev, checked, signed = GENESIS_HASH, bytes(32), 0, 0
+    owed: deque[tuple[int, str | None, int]] = deque()  # roots asked for: seq, the checkpoint's root, signed before
+    found: dict[int, str] = {}  # the roots asked for without a checkpoint (root_at, the head)
+    wrong: list[tuple[int, int]] = []  # the first checkpoint whose root differs: its seq, signed before it
+
+    def settle(wait: bool) -> bool:
+        """Holds the roots answered so far (every one asked, with ``wait``) against their checkpoints."""
+        for size, root in tree.answers(wait):
+            seq, expected, before = owed.popleft()
+            if size != seq:
+                raise TreeWorkerError(f"asked for the tree head at {seq}, answered at {size}")
+            if expected is None:
+                found[seq] = root.hex()
+            elif expected != root.hex() and not wrong:
+                wrong.append((seq, before))
+        return bool(wrong)
+
     def failed(seq: int, reason: str, last_read: int) -> VerifyReport:
         head = max(last_read, max((row[0] for row in stream), default=0))  # the rest is read, not checked
-        return VerifyReport(False, checked, head, seq, reason, signed, len(candidates))
+        if settle(wait=True):  # a checkpoint before ``seq`` signs another tree: that comes first
+            at, before = wrong[0]
+            reason = f"the {_kind(at, trusted)} at seq {at} signs another Merkle tree"
+            return VerifyReport(False, at - 1, head, at, reason, before, candidates)
+        return VerifyReport(False, checked, head, seq, reason, signed, candidates)
 
-    prev_hex, prev, checked, signed, root_at_hash = GENESIS_HASH, bytes(32), 0, 0, None
-    tree, run, sha = merkle.Frontier(), list[bytes](), sha256
+    run, sha = list[bytes](), sha256
     append = run.append
     marks = sorted({*anchors, *([root_at] if root_at else [])})  # the sizes the tree head is needed at
     stop = _next_stop(0, marks, progress is not None)
-    stream = iter(rows)
     for seq_read, stream_id, version, topic, state, event_id, prev_hash, hash_hex in stream:
         seq = checked + 1
         if seq_read != seq:
@@ -141,16 +176,24 @@ def verify_rows(
                 if anchor.hash != hash_hex:
                     reason = f"differs from the {_kind(seq, trusted)} at seq {seq}: rewritten after seq {signed}"
                     return failed(seq, reason, seq)
-                if anchor.root_hash is not None and anchor.root_hash != tree.root().hex():
-                    return failed(seq, f"the {_kind(seq, trusted)} at seq {seq} signs another Merkle tree", seq)
+                if anchor.root_hash is not None:
+                    tree.ask()
+                    owed.append((seq, anchor.root_hash, signed))
                 signed = seq
             if seq == root_at:
-                root_at_hash = tree.root().hex()
+                tree.ask()
+                owed.append((seq, None, signed))
+            if owed and settle(wait=False):
+                return failed(seq, "", seq)
             if progress is not None and seq % PROGRESS_EVERY == 0:
                 progress(seq)
             stop = _next_stop(seq, marks, progress is not None)
         prev_hex, prev, checked = hash_hex, digest, seq
     tree.extend(run)
+    tree.ask()
+    owed.append((checked, None, signed))
+    if settle(wait=True):
+        return failed(checked, "", checked)
     if progress is not None and checked % PROGRESS_EVERY:
         progress(checked)
     beyond = [seq for seq in anchors if seq > checked]
@@ -159,8 +202,8 @@ def verify_rows(
         return failed(checked + 1, reason, checked)
     if require_signed and checked > signed:
         return failed(signed + 1, f"event not covered by any signed checkpoint (signed up to seq {signed})", checked)
-    return VerifyReport(True, checked, checked, None, None, signed, len(candidates), tree.root().hex(),
-                        root_at=root_at_hash)
+    return VerifyReport(True, checked, checked, None, None, signed, candidates, found[checked],
+                        root_at=found.get(root_at) if root_at else None)
 
 
 RUN = 256
