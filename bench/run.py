@@ -13,8 +13,8 @@ spread. The baselines are ceilings, not rivals:
   history in one answer;
 * rebuild of every view over a log of ``Scale.events`` events vs a loop that only reads and decodes
   the same events (``bench.rebuild``);
-* verify over the same log vs a bare loop computing the same chain hashes and Merkle tree head over
-  the same rows;
+* verify over the same log vs a bare loop computing the same chain hashes over the same rows (the
+  goal), and beside a bare loop computing the chain hashes and the Merkle tree head in one process;
 * bulk: an annual adjustment through ``POST /v1/batches`` vs ``Ledger.handle_many`` in-process;
 * Kafka (``--log kafka://…``): 32 writers vs 32 raw kafka-python threads (acks=all), and vs a raw
   transactional producer with the ledger's own records per transaction (``bench.kafka_raw``).
@@ -145,10 +145,14 @@ def log_figures(root: Path, scale: Scale, report: Report) -> list[Paired]:
         verify, chain_and_tree = integrity.verify_figures(ledger, scale.rounds, report)
     finally:
         ledger.close()
-    # verify computes the chain and the Merkle tree head: its ceiling is the bare loop doing both
-    # (measured in the same rounds as verify), not the chain alone
-    figures.append(Paired(verify.metric, "/s", "bare loop: the same chain hashes and tree head, same rows",
-                          verify.ledger, chain_and_tree.ledger, GOALS["verify"]))
+    # issue 9's figure: verify against the bare loop hashing the chain alone; beside it, against the bare
+    # loop doing the chain and the tree head in one process (measured in the same rounds): above 1x,
+    # verify's tree runs on the second core (ledger.integrity.heads)
+    figures.append(Paired(verify.metric, "/s", "bare chain-hash loop, same rows", verify.ledger, verify.baseline,
+                          GOALS["verify"]))
+    figures.append(Paired(f"{verify.metric}, beside the chain + tree loop", "/s",
+                          "bare loop: the same chain and tree hashes in one process, same rows", verify.ledger,
+                          chain_and_tree.ledger))
     return figures
 
 
