@@ -9,36 +9,40 @@ with 422 ``idempotency-key-reused`` and nothing is appended.
 Concurrency: with ``expected_version`` a stale stream is a 409 and nothing is written. Without
 it, ``Ledger.handle`` itself decides again on the new state after a lost race, so callers who did
 not ask for a check do not see conflicts they could not have avoided.
+
+The append routes are ``async`` and call :func:`append`, which makes ONE hop to the thread pool for
+``Ledger.handle`` and answers the ``AppendedOut`` JSON itself (the routes declare it as their
+``response_model`` for OpenAPI). A sync route would hop there twice (the route, then FastAPI's check of
+its answer against the response model).
 """
 
 from __future__ import annotations
 
 from fastapi import Response
+from starlette.concurrency import run_in_threadpool
 
-from api.auth import Caller
+from api.deps import Writer
 from api.responses import AppendedOut
 from ledger import commands as cmd
-from ledger.application import Ledger
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+JSON_MEDIA_TYPE = "application/json"
 
 
-def append(
-    ledger: Ledger,
+async def append(
+    writer: Writer,
     command: cmd.Command,
     *,
-    caller: Caller,
     expected_version: int | None,
     idempotency_key: str | None,
-    response: Response,
-) -> AppendedOut:
-    """Appends (or replays) ``command`` as ``caller``.
+) -> Response:
+    """Appends (or replays) ``command`` as ``writer.caller``; 201 with ``AppendedOut``.
 
     ``Ledger.handle`` checks the caller's role and scope (AccessDeniedError, nothing appended) and
     records ``caller.name`` as ``recorded_by``.
     """
-    context = caller.context(expected_version=expected_version, idempotency_key=idempotency_key)
-    appended = ledger.handle(command, context)
-    if appended.replayed:
-        response.headers[REPLAYED_HEADER] = "true"
-    return AppendedOut(id=appended.id, version=appended.version, seq=appended.seq)
+    context = writer.caller.context(expected_version=expected_version, idempotency_key=idempotency_key)
+    appended = await run_in_threadpool(writer.ledger.handle, command, context)
+    body = AppendedOut(id=appended.id, version=appended.version, seq=appended.seq).model_dump_json()
+    return Response(body, status_code=201, media_type=JSON_MEDIA_TYPE,
+                    headers={REPLAYED_HEADER: "true"} if appended.replayed else None)

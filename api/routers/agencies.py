@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Response
 
 from api.appending import append
-from api.deps import AgencyDep, CallerDep, IdempotencyKeyDep, LedgerDep
+from api.deps import AgencyWriterDep, CallerDep, IdempotencyKeyDep, LedgerDep
 from api.presenters import event_out
 from api.responses import AppendedOut, EventOut, problems
 from api.schemas import AgencyEventIn
@@ -30,27 +30,19 @@ AreaPath = Annotated[str, Path(min_length=1, max_length=64, pattern=AREA_PATTERN
                                description="a city name (Changsha) or the province (Hunan)")]
 
 
-@router.post("/{area}/events", status_code=201, responses=problems(400, 409, 413))
-def append_agency_event(
+@router.post("/{area}/events", status_code=201, response_model=AppendedOut, responses=problems(400, 409, 413))
+async def append_agency_event(
     area: AreaPath,
     body: Annotated[AgencyEventIn, Body()],
-    ledger: LedgerDep,
-    caller: AgencyDep,
-    response: Response,
+    writer: AgencyWriterDep,
     idempotency_key: IdempotencyKeyDep = None,
-) -> AppendedOut:
+) -> Response:
     """Appends an agency event (see the module docstring). Agency tokens only, for their own area.
 
     ``funding_allocated`` answers with the community's stream (its code and version).
     """
-    return append(
-        ledger,
-        body.to_command(area=area),
-        caller=caller,
-        expected_version=body.expected_version,
-        idempotency_key=idempotency_key,
-        response=response,
-    )
+    return await append(writer, body.to_command(area=area), expected_version=body.expected_version,
+                        idempotency_key=idempotency_key)
 
 
 @router.get("/{area}")

@@ -26,7 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import IdempotencyKeyDep, LedgerDep, WriterDep
+from api.deps import IdempotencyKeyDep, WriterDep
 from api.errors import problem_of
 from api.intake import JSON_MEDIA_TYPE, MAX_BATCH_ITEMS, NDJSON_MEDIA_TYPE
 from api.responses import problems
@@ -71,7 +71,7 @@ class BatchOut(BaseModel):
                 NDJSON_MEDIA_TYPE: {"schema": {"type": "string", "description": "one item (JSON) a line"}}},
 }})
 async def post_batch(
-    request: Request, ledger: LedgerDep, caller: WriterDep, idempotency_key: IdempotencyKeyDep = None,
+    request: Request, writer: WriterDep, idempotency_key: IdempotencyKeyDep = None,
 ) -> BatchOut:
     """Decides every item as its own endpoint would and saves the good ones (see the module docstring).
 
@@ -82,11 +82,11 @@ async def post_batch(
     except ValidationError as error:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors(
             include_url=False, include_input=False)]) from None
-    commands = [(batch_command(item), caller.context(
+    commands = [(batch_command(item), writer.caller.context(
         expected_version=item.expected_version,
         idempotency_key=None if idempotency_key is None else f"{idempotency_key}#{index}",
     )) for index, item in enumerate(items)]
-    results = await run_in_threadpool(ledger.handle_many, commands)
+    results = await run_in_threadpool(writer.ledger.handle_many, commands)
     return BatchOut(
         appended=sum(isinstance(r, cmd.Appended) and not r.replayed for r in results),
         replayed=sum(isinstance(r, cmd.Appended) and r.replayed for r in results),

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Path, Response
 
 from api.appending import append
 from api.auth import Caller
-from api.deps import AgencyDep, CallerDep, CommunityDep, IdempotencyKeyDep, LedgerDep
+from api.deps import AgencyWriterDep, CallerDep, CommunityWriterDep, IdempotencyKeyDep, LedgerDep
 from api.presenters import community_state, event_out
 from api.responses import AppendedOut, EventOut, problems
 from api.schemas import CODE_PATTERN, CommunityEventIn, RegisterCommunityIn
@@ -27,50 +27,34 @@ router = APIRouter(prefix="/communities", tags=["communities"], responses=proble
 CodePath = Annotated[str, Path(min_length=1, max_length=64, pattern=CODE_PATTERN, description="community code")]
 
 
-@router.post("", status_code=201, responses=problems(400, 409, 413))
-def register_community(
+@router.post("", status_code=201, response_model=AppendedOut, responses=problems(400, 409, 413))
+async def register_community(
     body: RegisterCommunityIn,
-    ledger: LedgerDep,
-    caller: AgencyDep,
-    response: Response,
+    writer: AgencyWriterDep,
     idempotency_key: IdempotencyKeyDep = None,
-) -> AppendedOut:
+) -> Response:
     """Registers a community; its code is its public id. A code registered twice is a 409.
 
     Agency tokens only, for their own city.
     """
-    return append(
-        ledger,
-        body.to_command(),
-        caller=caller,
-        expected_version=body.expected_version,
-        idempotency_key=idempotency_key,
-        response=response,
-    )
+    return await append(writer, body.to_command(), expected_version=body.expected_version,
+                        idempotency_key=idempotency_key)
 
 
-@router.post("/{code}/events", status_code=201, responses=problems(400, 409, 413))
-def append_community_event(
+@router.post("/{code}/events", status_code=201, response_model=AppendedOut, responses=problems(400, 409, 413))
+async def append_community_event(
     code: CodePath,
     body: Annotated[CommunityEventIn, Body()],
-    ledger: LedgerDep,
-    caller: CommunityDep,
-    response: Response,
+    writer: CommunityWriterDep,
     idempotency_key: IdempotencyKeyDep = None,
-) -> AppendedOut:
+) -> Response:
     """Appends ``staff_joined``, ``staff_left``, ``staff_trained``, ``enrolled_in_course``, ``course_completed``,
     ``qualification_obtained`` or ``facility_recorded`` to the community (funding: ``/v1/agencies``).
 
     Community tokens only, for their own community.
     """
-    return append(
-        ledger,
-        body.to_command(community=code),
-        caller=caller,
-        expected_version=body.expected_version,
-        idempotency_key=idempotency_key,
-        response=response,
-    )
+    return await append(writer, body.to_command(community=code), expected_version=body.expected_version,
+                        idempotency_key=idempotency_key)
 
 
 def readable_community(ledger: Ledger, code: str, caller: Caller, resource: Resource) -> Community:

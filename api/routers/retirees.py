@@ -20,7 +20,15 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from api.appending import append
 from api.auth import Caller
-from api.deps import AgencyDep, CallerDep, IdempotencyKeyDep, LedgerDep, ServicesDep, StoreDep, WriterDep
+from api.deps import (
+    AgencyWriterDep,
+    CallerDep,
+    IdempotencyKeyDep,
+    LedgerDep,
+    ServicesDep,
+    StoreDep,
+    WriterDep,
+)
 from api.presenters import event_out, retiree_state
 from api.reading import MinSeq, caught_up
 from api.responses import AppendedOut, DirectoryEntryOut, EventOut, RetireeFoundOut, RetireesPageOut, problems
@@ -37,50 +45,34 @@ router = APIRouter(prefix="/retirees", tags=["retirees"], responses=problems(401
 RetireeIdPath = Annotated[CanonicalUuid, Path(description="the retiree's id, a UUID in canonical form")]
 
 
-@router.post("", status_code=201, responses=problems(400, 409, 413))
-def enroll(
+@router.post("", status_code=201, response_model=AppendedOut, responses=problems(400, 409, 413))
+async def enroll(
     body: EnrollIn,
-    ledger: LedgerDep,
-    caller: AgencyDep,
-    response: Response,
+    writer: AgencyWriterDep,
     idempotency_key: IdempotencyKeyDep = None,
-) -> AppendedOut:
+) -> Response:
     """Enrolls a retiree (one enrollment per ID number); ``id`` in the answer is the new retiree id.
 
     Agency tokens only, for their own city.
     """
-    return append(
-        ledger,
-        body.to_command(),
-        caller=caller,
-        expected_version=body.expected_version,
-        idempotency_key=idempotency_key,
-        response=response,
-    )
+    return await append(writer, body.to_command(), expected_version=body.expected_version,
+                        idempotency_key=idempotency_key)
 
 
-@router.post("/{retiree_id}/events", status_code=201, responses=problems(400, 409, 413))
-def append_retiree_event(
+@router.post("/{retiree_id}/events", status_code=201, response_model=AppendedOut, responses=problems(400, 409, 413))
+async def append_retiree_event(
     retiree_id: RetireeIdPath,
     body: Annotated[RetireeEventIn, Body()],
-    ledger: LedgerDep,
-    caller: WriterDep,
-    response: Response,
+    writer: WriterDep,
     idempotency_key: IdempotencyKeyDep = None,
-) -> AppendedOut:
+) -> Response:
     """Appends one event (chosen by ``type``) to the retiree's stream, if the rules allow it.
 
     Agencies (the retiree's city): transfers, relocations, pension changes, suspensions and
     resumptions, death. Communities (managing the retiree now): services, ratings, certifications.
     """
-    return append(
-        ledger,
-        body.to_command(retiree_id=retiree_id),
-        caller=caller,
-        expected_version=body.expected_version,
-        idempotency_key=idempotency_key,
-        response=response,
-    )
+    return await append(writer, body.to_command(retiree_id=retiree_id), expected_version=body.expected_version,
+                        idempotency_key=idempotency_key)
 
 
 @router.get("")

@@ -33,7 +33,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from api.deps import CallerDep, IdempotencyKeyDep, LedgerDep, ServicesDep, WriterDep
+from api.deps import CallerDep, IdempotencyKeyDep, ServicesDep, WriterDep
 from api.errors import problem_of, problem_response
 from api.reading import MinSeq, caught_up
 from api.responses import problems
@@ -110,7 +110,7 @@ def _file(content: bytes, fmt: tables.Format, name: str, headers: dict[str, str]
                                          "description": "each row's answer, or with ``report`` the error sheet"},
                                    **problems(400, 409, 413, 415)})
 async def import_sheet(
-    kind: KindPath, request: Request, ledger: LedgerDep, caller: WriterDep, report: Report = None,
+    kind: KindPath, request: Request, writer: WriterDep, report: Report = None,
     idempotency_key: IdempotencyKeyDep = None,
 ) -> Any:
     """Imports a CSV or XLSX file of ``kind`` sent as the body (see the module docstring): every row decided as
@@ -124,9 +124,9 @@ async def import_sheet(
     except InvalidInputError as error:
         raise HTTPException(415, error.detail) from None
     wanted = _report_format(report, request)
-    context = caller.context(expected_version=None, idempotency_key=None)
+    context = writer.caller.context(expected_version=None, idempotency_key=None)
     try:
-        judged = await run_in_threadpool(sheets.import_sheet, ledger, chosen, body, fmt, context,
+        judged = await run_in_threadpool(sheets.import_sheet, writer.ledger, chosen, body, fmt, context,
                                          idempotency_key=idempotency_key)
     except sheets.SheetRefusedError as refused:
         if wanted is not None:
