@@ -9,8 +9,7 @@ must find them equal to a replay.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from datetime import date
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,27 +24,13 @@ from projections.store import ViewRow
 from projections.store.sqlite import SQLiteViewStore
 from projections.verify import verify
 from projections.workload import WorkloadView
-from tests.backends import settings_for
+from tests.integration.projections import test_kafka_source
 from tests.integration.projections.test_kafka_source import SeenOnce, more_events, topic
 from tests.integration.projections.test_replay import generate
 
 pytestmark = pytest.mark.kafka
-TODAY = date(2026, 6, 30)
-
-
-@pytest.fixture
-def open_ledger(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Ledger]]:
-    opened: list[Ledger] = []
-
-    def open_(backend: str = "kafka", partitions: int = 3) -> Ledger:
-        settings = settings_for(backend, tmp_path / f"{backend}-{len(opened)}", request)
-        env = {"KAFKA_PARTITIONS": str(partitions)} if backend == "kafka" else None
-        opened.append(Ledger(settings, env=env, clock=lambda: TODAY))
-        return opened[-1]
-
-    yield open_
-    for app in opened:
-        app.close()
+PARTITIONS = 3
+open_ledger = test_kafka_source.open_ledger  # the same fixture: ledgers on the session's broker
 
 
 def merged_views(store: SQLiteViewStore) -> dict[str, list[ViewRow]]:
@@ -55,7 +40,7 @@ def merged_views(store: SQLiteViewStore) -> dict[str, list[ViewRow]]:
 def test_views_folded_by_partition_owners_equal_one_fold_of_the_log_in_seq_order(
     open_ledger: Callable[..., Ledger], tmp_path: Path,
 ) -> None:
-    app = open_ledger()
+    app = open_ledger("kafka", PARTITIONS)
     store = SQLiteViewStore(tmp_path / "owners.db")
     first, second = (ProjectionRunner(app, store, partitions=owned) for owned in ([0, 1], [2]))
     generate(app, seed=5, retirees=10)
@@ -81,7 +66,7 @@ def test_verify_replays_exactly_what_each_partition_owner_applied(
     open_ledger: Callable[..., Ledger], tmp_path: Path,
 ) -> None:
     """One owner ahead of the other: the view stands at different seqs in different partitions."""
-    app = open_ledger()
+    app = open_ledger("kafka", PARTITIONS)
     store = SQLiteViewStore(tmp_path / "owners.db")
     generate(app, seed=8, retirees=8)
     ahead, behind = ProjectionRunner(app, store, partitions=[0]), ProjectionRunner(app, store, partitions=[1, 2])
@@ -112,7 +97,7 @@ def test_owners_of_overlapping_partitions_never_apply_an_event_twice(
     open_ledger: Callable[..., Ledger], tmp_path: Path,
 ) -> None:
     """Two workers told to own partition 1 both: the compare-and-set on its position lets one batch in."""
-    app = open_ledger()
+    app = open_ledger("kafka", PARTITIONS)
     generate(app, seed=9, retirees=6)
     stop = threading.Event()
     runners = [ProjectionRunner(app, SQLiteViewStore(tmp_path / "seen.db"), [SeenOnce()], batch_size=7,
@@ -141,7 +126,7 @@ def test_owners_of_overlapping_partitions_never_apply_an_event_twice(
 def test_a_partition_owner_cannot_rebuild_and_only_a_topic_has_partitions(
     open_ledger: Callable[..., Ledger], tmp_path: Path,
 ) -> None:
-    app = open_ledger()
+    app = open_ledger("kafka", PARTITIONS)
     owner = ProjectionRunner(app, SQLiteViewStore(tmp_path / "v.db"), partitions=[0])
     with pytest.raises(InvalidInputError, match="every partition"):
         owner.rebuild()
@@ -161,7 +146,7 @@ class WorkloadV2(WorkloadView):
 def test_a_new_version_built_by_partition_owners_is_swapped_in_once_every_partition_has_caught_up(
     open_ledger: Callable[..., Ledger], tmp_path: Path,
 ) -> None:
-    app = open_ledger()
+    app = open_ledger("kafka", PARTITIONS)
     store = SQLiteViewStore(tmp_path / "owners.db")
     generate(app, seed=4, retirees=8)
     live = ProjectionRunner(app, store, [WorkloadView()])
