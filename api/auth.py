@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ledger import commands as cmd
@@ -92,12 +93,16 @@ def authenticate(tokens: TokenStore, credentials: str | None) -> Caller:
     return Caller(tokens.authenticate(credentials))
 
 
+_serves_loopback = lru_cache(maxsize=16)(is_loopback)
+"""``is_loopback`` of the address a request reached (a server listens on few): parsed once, not per request."""
+
+
 def dev_caller(server_host: str | None) -> Caller:
     """The development caller, for a request that reached the server at ``server_host``.
 
     Refused (AccessDeniedError) unless that address is a loopback address: even if a dev server
     was started some other way on a public interface, it answers nobody but the local machine.
     """
-    if server_host is None or not is_loopback(server_host):
+    if server_host is None or not _serves_loopback(server_host):
         raise AccessDeniedError("development mode answers requests on the loopback interface only")
     return Caller(None)

@@ -203,15 +203,19 @@ class RequestGate:
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self._body_operations: list[tuple[str, re.Pattern[str]]] | None = None
+        self._body_paths: dict[str, re.Pattern[str]] | None = None
+        """Per method, one pattern: the alternation of its body operations' paths (one match per request)."""
 
     def takes_json_body(self, scope: Scope) -> bool:
         """Whether the request is for an operation with a JSON body (its OpenAPI document says which)."""
-        if self._body_operations is None:
-            self._body_operations = body_operations(scope["app"].openapi()) if "app" in scope else []
-        path = _path(scope)
-        return any(method == scope.get("method") and pattern.fullmatch(path)
-                   for method, pattern in self._body_operations)
+        if self._body_paths is None:
+            operations = body_operations(scope["app"].openapi()) if "app" in scope else []
+            by_method: dict[str, list[str]] = {}
+            for method, path in operations:
+                by_method.setdefault(method, []).append(f"(?:{path.pattern})")
+            self._body_paths = {method: re.compile("|".join(paths)) for method, paths in by_method.items()}
+        paths = self._body_paths.get(str(scope.get("method")))
+        return paths is not None and paths.fullmatch(_path(scope)) is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -222,8 +226,9 @@ class RequestGate:
                 raise RefusedError(414, "uri-too-long", "URI too long",
                                    f"query strings are limited to {MAX_QUERY_BYTES} bytes")
             headers = Headers(scope=scope)
-            bulk = scope.get("method") == "POST" and _path(scope) in BATCH_PATHS
-            sheet = scope.get("method") == "POST" and SHEET_PATHS.fullmatch(_path(scope)) is not None
+            post = scope.get("method") == "POST"
+            bulk = post and _path(scope) in BATCH_PATHS
+            sheet = post and not bulk and SHEET_PATHS.fullmatch(_path(scope)) is not None
             limit = MAX_BATCH_BYTES if bulk or sheet else self.max_bytes
             declared = declared_length(headers, limit)
             body = await self._read(receive, limit)

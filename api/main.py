@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.types import Receive, Scope, Send
 
 from api.auth import DEV_BANNER
@@ -45,15 +45,29 @@ from runtime.serving import check_dev_host, dev_mode_from_env
 
 logger = logging.getLogger("api.main")
 _ID_NUMBER_LIKE = re.compile(r"\d{14,17}[\dXx]")
+VERSIONED = (communities.router, agencies.router, retirees.router, batches.router, log.router, projections.router,
+             audit.router, sheets.router)
+"""The ``/v1`` routers, in the order the OpenAPI document lists them (after ``/health`` and ``/metrics``)."""
 
 
 class LedgerAPI(FastAPI):
     """FastAPI that keeps request exceptions in: Starlette re-raises them after the 500 is sent, and
     the server would then log their messages; the 500 handler has logged them already (without).
-    Its OpenAPI document states what the server enforces (``api.openapi``)."""
+    Its OpenAPI document states what the server enforces (``api.openapi``), its paths in
+    ``documented_order`` whatever order requests try the routes in."""
+
+    documented_order: tuple[str, ...] = ()
 
     def openapi(self) -> dict[str, Any]:
-        return stated(super().openapi())  # idempotent; FastAPI caches the document it corrects
+        document = stated(super().openapi())  # idempotent; FastAPI caches the document it corrects
+        rank: dict[str, int] = {}
+        for path in self.documented_order:
+            rank.setdefault(path, len(rank))
+        paths: dict[str, Any] = document.get("paths", {})
+        ordered = sorted(paths, key=lambda path: rank.get(path, len(rank)))  # stable: others keep their order
+        if list(paths) != ordered:
+            document["paths"] = {path: paths[path] for path in ordered}
+        return document
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -80,6 +94,11 @@ def scrub_access_log() -> None:
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, _AccessLogScrubber) for f in access.filters):
         access.addFilter(_AccessLogScrubber())
+
+
+def _paths(*routers: APIRouter, prefix: str = "") -> tuple[str, ...]:
+    return tuple(prefix + path for router in routers for route in router.routes
+                 if isinstance(path := getattr(route, "path", None), str))
 
 
 def create_app(
@@ -132,11 +151,13 @@ def create_app(
     app.add_middleware(RequestGate)
     app.add_middleware(HTTPMetrics, metrics=app.state.metrics)
     app.add_middleware(RequestId)  # outermost: refusals carry the id too
+    # A request tries the routers in turn, and FastAPI matches each router's routes one by one: the retirees'
+    # (where most appends go) first, /health and /metrics last. The document keeps its order.
+    for router in sorted(VERSIONED, key=lambda router: router is not retirees.router):
+        app.include_router(router, prefix="/v1", responses=problems(400, 414))
     app.include_router(health.router, responses=problems(400, 414))
     app.include_router(metrics_router, responses=problems(400, 414))
-    for router in (communities.router, agencies.router, retirees.router, batches.router, log.router, projections.router,
-                   audit.router, sheets.router):
-        app.include_router(router, prefix="/v1", responses=problems(400, 414))
+    app.documented_order = _paths(health.router, metrics_router) + _paths(*VERSIONED, prefix="/v1")
     app.include_router(dashboard.router)
     install_docs(app)  # after the routers: a registered /dashboard is kept
     return app
