@@ -8,18 +8,21 @@ about 0.6x of a loop hashing only the chain. ``TreeHeads`` takes the chain hashe
 roots later, in the order they were asked for. Once ``handoff`` leaves have gone by on a machine with
 a second core, it hands its frontier to a child Python (``python -I -S``, importing only this module
 and ``merkle``) and from then on writes the runs down a pipe: the child folds them with the same
-``merkle.Frontier`` and answers each root as ``size ‖ root`` (8 + 32 bytes). A child that cannot be
+``merkle.Frontier`` and answers each root as ``size ‖ root`` (8 + 32 bytes); when the child lags (its
+pipe is full), the parent folds a whole run itself and sends only its root. A child that cannot be
 started leaves the work in-process; one that stops midway fails the call (``TreeWorkerError``): it never
 makes a log pass or fail.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import select
 import signal
 import subprocess
 import sys
+from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 
@@ -31,8 +34,16 @@ OWED_MAX = 512
 """Roots asked of the child and not yet read at most (its answers never fill the pipe: 40 bytes each)."""
 WAIT_SECONDS = 120.0
 """How long to wait for the child's next answer before giving up on it."""
+PIPE_BYTES = 1 << 20
+"""The pipe to the child, where the system allows (Linux: up to /proc/sys/fs/pipe-max-size, 1 MiB by default)."""
+QUEUED_MAX = 1 << 18
+"""Bytes queued for the child beyond what its pipe took, at most; past that the parent waits for room."""
 _ANSWER = 40
 _CHILD = "import sys; sys.path.insert(0, sys.argv[1]); from ledger.integrity.heads import serve; serve()"
+
+
+def _frame(kind: bytes, payload: bytes) -> bytes:
+    return kind + len(payload).to_bytes(4, "big") + payload
 
 
 class TreeWorkerError(RuntimeError):
@@ -61,27 +72,46 @@ class TreeHeads:
         self._ready: list[tuple[int, bytes]] = []
         self._inbox = b""
         self._owed = 0
+        self._queued = bytearray()  # frames (or the rest of one) the pipe had no room for yet
+        self.folded_here = 0
+        """Leaves folded in this process after the handoff, the child lagging (see ``extend``)."""
 
     @property
     def in_child(self) -> bool:
         return self._child is not None
 
     def extend(self, chain_hashes: list[bytes]) -> None:
-        """Appends a run of leaves (chain hashes, 32 bytes each)."""
-        self.size += len(chain_hashes)
+        """Appends a run of leaves (chain hashes, 32 bytes each).
+
+        With a child, a run that is a whole perfect subtree (a power of two long, starting at a multiple of
+        its length) is folded here instead when the child's pipe is full (the child lags, e.g. its core is
+        busy) and only its root is sent: the work goes to whichever process has the time.
+        """
+        start, count = self.size, len(chain_hashes)
+        self.size += count
         if self._tree is not None:
             self._tree.extend(chain_hashes)
             if self._handoff is not None and self.size >= self._handoff:
                 self._hand_off(self._tree)
-        elif chain_hashes:
-            self._send(b"L", b"".join(chain_hashes))
+        elif count:
+            whole = count & (count - 1) == 0 and start % count == 0
+            self._push(wait=False)
+            if whole and self._queued:  # the pipe is still full: the child lags, this process folds the run
+                subtree = merkle.Frontier()
+                subtree.extend(chain_hashes)
+                self._queued += _frame(b"N", bytes([count.bit_length() - 1]) + subtree.root())
+                self.folded_here += count
+            else:
+                self._queued += _frame(b"L", b"".join(chain_hashes))
+            self._push(wait=len(self._queued) > QUEUED_MAX)
 
     def ask(self) -> None:
         """Asks for the root at the current size: ``answers`` gives it, after every root asked before."""
         if self._tree is not None:
             self._ready.append((self.size, self._tree.root()))
             return
-        self._send(b"R", b"")
+        self._queued += _frame(b"R", b"")
+        self._push(wait=len(self._queued) > QUEUED_MAX)
         self._owed += 1
         if self._owed > OWED_MAX:
             self._receive(wait_until=OWED_MAX // 2)
@@ -125,24 +155,37 @@ class TreeHeads:
         except OSError:
             self._handoff = None  # no child: the tree stays in-process
             return
-        assert child.stdout is not None
+        assert child.stdin is not None and child.stdout is not None
+        os.set_blocking(child.stdin.fileno(), False)
         os.set_blocking(child.stdout.fileno(), False)
+        with suppress(AttributeError, OSError):  # Linux: a larger pipe evens out the child's pauses
+            fcntl.fcntl(child.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         self._child, self._tree = child, None
-        self._send(b"S", tree.size.to_bytes(8, "big") + b"".join(tree.roots))
+        self._queued += _frame(b"S", tree.size.to_bytes(8, "big") + b"".join(tree.roots))
+        self._push(wait=False)
 
-    def _send(self, kind: bytes, payload: bytes) -> None:
-        child = self._child
+    def _push(self, wait: bool) -> None:
+        """Writes the queued frames: what the pipe takes now, or with ``wait`` all of them."""
+        child, queued = self._child, self._queued
         assert child is not None and child.stdin is not None
-        frame = memoryview(kind + len(payload).to_bytes(4, "big") + payload)
+        fd = child.stdin.fileno()
         try:
-            while frame:
-                frame = frame[os.write(child.stdin.fileno(), frame):]
+            while queued:
+                try:
+                    del queued[:os.write(fd, queued)]
+                except BlockingIOError:
+                    if not wait:
+                        return
+                    if not select.select([], [fd], [], WAIT_SECONDS)[1]:
+                        stalled = f"the Merkle tree helper process read nothing in {WAIT_SECONDS:g} s"
+                        raise TreeWorkerError(stalled) from None
         except OSError as error:  # BrokenPipeError: the child is gone
             raise self._gone() from error
 
     def _receive(self, wait_until: int | None) -> None:
         """Reads what the child has answered; then, unless ``wait_until`` is None, waits until no more
         than ``wait_until`` roots are owed."""
+        self._push(wait=wait_until is not None)  # the child answers only the frames it has
         child = self._child
         assert child is not None and child.stdout is not None
         fd = child.stdout.fileno()
@@ -176,7 +219,8 @@ class TreeHeads:
 
 def serve() -> None:
     """The child's loop: frames ``kind ‖ length (4 bytes) ‖ payload`` on stdin until it closes. ``S``
-    sets the frontier (size, then its roots), ``L`` appends chain hashes, ``R`` answers the root. Ctrl-C
+    sets the frontier (size, then its roots), ``L`` appends chain hashes, ``N`` a perfect subtree the
+    parent folded (its level, then its root), ``R`` answers the root. Ctrl-C
     is the parent's to handle: the child ends when its stdin closes (the parent closed it, or died)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     read, out = sys.stdin.buffer.read, sys.stdout.buffer
@@ -185,6 +229,8 @@ def serve() -> None:
         kind, payload = head[:1], read(int.from_bytes(head[1:], "big"))
         if kind == b"L":
             tree.extend([payload[at:at + 32] for at in range(0, len(payload), 32)])
+        elif kind == b"N":
+            tree.extend_subtree(payload[0], payload[1:33])
         elif kind == b"R":
             out.write(tree.size.to_bytes(8, "big") + tree.root())
             out.flush()

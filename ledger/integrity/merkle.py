@@ -107,6 +107,17 @@ class Frontier:
             size >>= 1
         roots.extend(reversed(lone))
 
+    def extend_subtree(self, level: int, subtree_root: bytes) -> None:
+        """Appends ``2**level`` leaves at once by the root of their perfect subtree (folded elsewhere);
+        the size must be a multiple of ``2**level``, as for a node the RFC's recursion builds."""
+        if self.size % (1 << level) or len(subtree_root) != 32:
+            raise ValueError(f"no subtree of level {level} starts at leaf {self.size}")
+        sha, roots, top, size = hashlib.sha256, self._roots, subtree_root, self.size >> level
+        while size & 1:
+            top, size = sha(b"\x01" + roots.pop() + top).digest(), size >> 1
+        roots.append(top)
+        self.size += 1 << level
+
     def root(self) -> bytes:
         """MTH of the leaves appended so far (the right-most perfect subtrees fold first)."""
         if not self._roots:

@@ -3,12 +3,12 @@ signed checkpoints, and check every stored snapshot.
 
 ``verify_log`` streams the log once (memory does not grow with the number of events), from the
 bytes as stored, so it needs neither the data-encryption key nor the lookup key; it recomputes
-the tree head as it goes (``merkle.Frontier``, fed runs of leaves: ``RUN`` at most, or up to the next
-checkpoint) and compares it with every checkpoint's root. It
-stops at the first event that does not match and names it by ``seq`` with a short reason; reasons
-never carry event contents. ``verify_ledger`` adds the stored tree (the one proofs are served
-from) and, when the data key is at hand, every snapshot (``verify_snapshots``): a snapshot that
-does not open where it is stored is named by stream and version.
+the tree head as it goes (``heads.TreeHeads``, fed runs of leaves: ``RUN`` at most, or up to the next
+checkpoint; on a long log with a second core the tree is folded in a helper process beside the chain)
+and compares it with every checkpoint's root. It stops at the first event that does not match and
+names it by ``seq`` with a short reason; reasons never carry event contents. ``verify_ledger`` adds
+the stored tree (the one proofs are served from) and, when the data key is at hand, every snapshot
+(``verify_snapshots``): a snapshot that does not open where it is stored is named by stream and version.
 """
 
 from __future__ import annotations

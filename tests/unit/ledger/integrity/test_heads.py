@@ -182,3 +182,56 @@ def test_a_helper_that_cannot_start_leaves_the_tree_in_process(monkeypatch: pyte
     records = synthetic_log(40)
     report = verify_rows(as_rows(records), [], None, handoff=1)
     assert report == verify_rows(as_rows(records), [], None, handoff=None)
+
+
+def test_while_the_helper_lags_whole_runs_are_folded_here_and_only_their_roots_sent() -> None:
+    """The child is stopped (as if its core were busy): once its pipe is full, runs that are perfect
+    subtrees are folded by the parent; a run that is not (here 100 leaves) still goes whole, and every
+    root asked is the RFC's."""
+    import os
+    import signal
+
+    stopped = 256 * (heads.PIPE_BYTES // (256 * 32) + 40)  # more than the pipe holds
+    leaves = [n.to_bytes(32, "big") for n in range(stopped + 16 * 256 + 100)]
+    with TreeHeads(1) as tree:
+        tree.extend(leaves[:256])
+        assert tree._child is not None
+        os.kill(tree._child.pid, signal.SIGSTOP)
+        try:
+            for start in range(256, stopped, 256):
+                tree.extend(leaves[start:start + 256])
+        finally:
+            os.kill(tree._child.pid, signal.SIGCONT)
+        assert tree.folded_here > 0
+        tree.ask()
+        for start in range(stopped, stopped + 16 * 256, 256):
+            tree.extend(leaves[start:start + 256])
+        tree.extend(leaves[stopped + 16 * 256:])
+        tree.ask()
+        answers = tree.answers(wait=True)
+    assert answers == [(stopped, merkle_root(leaves[:stopped])), (len(leaves), merkle_root(leaves))]
+
+
+def merkle_root(leaves: list[bytes]) -> bytes:
+    """The RFC's MTH for long lists (the recursive reference is too slow there): checked against it below."""
+    from ledger.integrity import merkle
+
+    frontier = merkle.Frontier()
+    for leaf in leaves:
+        frontier.append(leaf)
+    return frontier.root()
+
+
+def test_a_subtree_folded_elsewhere_extends_the_frontier_like_its_leaves() -> None:
+    from ledger.integrity import merkle
+
+    for start, level in [(0, 0), (0, 3), (8, 3), (16, 2), (24, 3), (20, 2), (31, 0)]:
+        frontier, subtree = merkle.Frontier(), merkle.Frontier()
+        frontier.extend(LEAVES[:start])
+        subtree.extend(LEAVES[start:start + (1 << level)])
+        frontier.extend_subtree(level, subtree.root())
+        assert (frontier.size, frontier.root()) == (start + (1 << level), mth(LEAVES[:start + (1 << level)]))
+    frontier = merkle.Frontier()
+    frontier.extend(LEAVES[:4])
+    with pytest.raises(ValueError):
+        frontier.extend_subtree(3, bytes(32))
