@@ -135,25 +135,33 @@ def history_figure(root: Path, scale: Scale, report: Report) -> Paired:
 
 def log_figures(root: Path, scale: Scale, report: Report) -> list[Paired]:
     """Rebuild and verify over one realistic log of ``scale.events`` events."""
-    from bench import integrity, rebuild
+    from bench import rebuild
 
     home = root / "log"
     rebuild.build_log(Settings(home=home, keys_dir=root / "keys"), scale.events, report=report)
     figures = [rebuild.rebuild_figure(home, root / "keys", scale.rounds, report).with_goal(GOALS["rebuild"])]
     ledger = Ledger(Settings(home=home, keys_dir=root / "keys"))
     try:
-        verify, chain_and_tree = integrity.verify_figures(ledger, scale.rounds, report)
+        figures += verify_figures(ledger, scale.rounds, report)
     finally:
         ledger.close()
-    # issue 9's figure: verify against the bare loop hashing the chain alone; beside it, against the bare
-    # loop doing the chain and the tree head in one process (measured in the same rounds): above 1x,
-    # verify's tree runs on the second core (ledger.integrity.heads)
-    figures.append(Paired(verify.metric, "/s", "bare chain-hash loop, same rows", verify.ledger, verify.baseline,
-                          GOALS["verify"]))
-    figures.append(Paired(f"{verify.metric}, beside the chain + tree loop", "/s",
-                          "bare loop: the same chain and tree hashes in one process, same rows", verify.ledger,
-                          chain_and_tree.ledger))
     return figures
+
+
+def verify_figures(ledger: Ledger, rounds: int, report: Report) -> list[Paired]:
+    """Issue 9's verify figure over ``ledger``'s log: verify against the bare loop hashing the chain alone
+    (the goal); beside it, against the bare loop doing the chain and the tree head in one process,
+    measured in the same rounds (above 1x: verify's tree runs on a second core, ``ledger.integrity.heads``)."""
+    from bench import integrity
+
+    verify, chain_and_tree = integrity.verify_figures(ledger, rounds, report)
+    return [
+        Paired(verify.metric, "/s", "bare chain-hash loop, same rows", verify.ledger, verify.baseline,
+               GOALS["verify"]),
+        Paired(f"{verify.metric}, beside the chain + tree loop", "/s",
+               "bare loop: the same chain and tree hashes in one process, same rows", verify.ledger,
+               chain_and_tree.ledger),
+    ]
 
 
 def bulk_figure(root: Path, scale: Scale, report: Report) -> Paired:
