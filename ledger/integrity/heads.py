@@ -16,7 +16,6 @@ makes a log pass or fail.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import select
 import signal
@@ -158,7 +157,9 @@ class TreeHeads:
         assert child.stdin is not None and child.stdout is not None
         os.set_blocking(child.stdin.fileno(), False)
         os.set_blocking(child.stdout.fileno(), False)
-        with suppress(AttributeError, OSError):  # Linux: a larger pipe evens out the child's pauses
+        with suppress(ImportError, AttributeError, OSError):  # Linux: a larger pipe evens out the child's pauses
+            import fcntl
+
             fcntl.fcntl(child.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         self._child, self._tree = child, None
         self._queued += _frame(b"S", tree.size.to_bytes(8, "big") + b"".join(tree.roots))
@@ -220,8 +221,8 @@ class TreeHeads:
 def serve() -> None:
     """The child's loop: frames ``kind ‖ length (4 bytes) ‖ payload`` on stdin until it closes. ``S``
     sets the frontier (size, then its roots), ``L`` appends chain hashes, ``N`` a perfect subtree the
-    parent folded (its level, then its root), ``R`` answers the root. Ctrl-C
-    is the parent's to handle: the child ends when its stdin closes (the parent closed it, or died)."""
+    parent folded (its level, then its root), ``R`` answers the root. Ctrl-C is the parent's to handle:
+    the child ends when its stdin closes (the parent closed it, or died)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     read, out = sys.stdin.buffer.read, sys.stdout.buffer
     tree = merkle.Frontier()
