@@ -189,6 +189,12 @@ def test_postgres_restarted_under_two_workers_loses_and_doubles_nothing(scene: S
     assert codes == [0, 0]
     logs = [(scene.settings.home.parent / f"worker-{name}.log").read_text() for name in ("a", "b")]
     assert any("retrying" in log for log in logs), logs  # the restart was felt, and survived
+    store = PostgresViewStore(scene.views)
+    try:  # what `ledger projections status` shows: each view run by both, each owner with its partitions
+        owners = {view: sorted(worker.split(" ", 1)[1] for worker in seen) for view, seen in store.workers().items()}
+    finally:
+        store.close()
+    assert len(owners) == 9 and all(w == ["[partitions 0]", "[partitions 1,2]"] for w in owners.values()), owners
     rows = scene.check_views()
     print(f"\nPostgreSQL restarted under 2 workers: down {restarted:.1f} s, {scene.ledger.head()} events, views "
           f"caught up {recovered:.1f} s after the writes ended, {rows} rows equal a replay")
