@@ -27,7 +27,9 @@ from devtools.postgres import Cluster
 from ledger import commands as c
 from ledger.application import Ledger
 from ledger.config import Settings
+from ledger.eventlog.kafka import TopicReader
 from projections.runner import ProjectionRunner
+from projections.sources import partition_source
 from projections.store.postgres import PostgresViewStore
 from projections.verify import verify
 from tests.e2e.conftest import free_port, make_tokens
@@ -95,6 +97,14 @@ class Scene:
         finally:
             store.close()
 
+    def end_offsets(self) -> dict[str, int]:
+        """Where each partition of the topic ends (its next offset), by source name."""
+        reader = TopicReader(self.settings.kafka_bootstrap, self.settings.kafka_topic)
+        try:
+            return {partition_source(p): end for p, end in reader.end_offsets().items()}
+        finally:
+            reader.close()
+
     def wait_caught_up(self, timeout: float = 120) -> float:
         started, head = time.monotonic(), self.head()
         while min(self.positions().values()) < head:
@@ -141,33 +151,47 @@ def stop(process: subprocess.Popen[bytes]) -> int:
 
 
 def test_a_worker_killed_mid_batch_resumes_where_its_last_batch_ended(scene: Scene) -> None:
-    """Two workers own the topic's 3 partitions; the one owning 0 and 1 is killed in a backlog, the other goes on."""
+    """Two workers own the topic's 3 partitions; the one owning 0 and 1 is killed in a backlog, the other goes on.
+
+    Its progress is watched in the stored positions of its partitions (one cheap query), so the kill lands
+    after its first batches and before its last."""
     scene.append(300)
     first, other = scene.worker("worker-1", "--partitions", "0-1"), scene.worker("worker-2", "--partitions", "2")
+    store = PostgresViewStore(scene.views)
+    owned = ("kafka:0", "kafka:1")
+
+    def progress() -> list[int]:  # where the killed worker's partitions stand in every view
+        return [at for view in ("audit", "workload", "directory") for source, at in
+                sorted(store.positions(view).items()) if source in owned]
+
     try:
         scene.wait_caught_up()
-        before = scene.ledger.head()
         first.send_signal(signal.SIGSTOP)  # a backlog builds up, so the kill lands in the middle of it
+        stopped_at = progress()
         scene.append(6000)
         after = scene.ledger.head()
         first.send_signal(signal.SIGCONT)
         deadline = time.monotonic() + 60
-        while not before < min(scene.positions().values()) and time.monotonic() < deadline:
+        while progress() == stopped_at and time.monotonic() < deadline:
             time.sleep(0.005)
         first.send_signal(signal.SIGKILL)  # between two batches' transactions, or in the middle of one
         first.wait(timeout=30)
-        at_kill = scene.positions()
+        at_kill, covered = progress(), scene.positions()
     finally:
         stop(first)
-    assert before < min(at_kill.values()) and min(at_kill.values()) < after  # killed with work done and left
+        store.close()
+    ends = scene.end_offsets()
+    assert at_kill != stopped_at, "the worker applied nothing before it was killed"
+    assert any(at < ends[source] for at, source in zip(at_kill, owned * 3, strict=True)), "nothing was left"
     second = scene.worker("worker-1", "--partitions", "0-1")  # the same worker restarted
     try:
         recovered = scene.wait_caught_up()
     finally:
         assert stop(second) == 0 and stop(other) == 0
     rows = scene.check_views()
-    print(f"\nworker killed mid-batch: log {after} events, views at {min(at_kill.values())}-{max(at_kill.values())} "
-          f"when killed, caught up {recovered:.1f} s after the restart, {rows} rows equal a replay")
+    print(f"\nworker killed mid-batch: log {after} events, views at seq {min(covered.values())}-"
+          f"{max(covered.values())} when killed (partitions 0-1 at offsets {at_kill[:2]} of "
+          f"{[ends[s] for s in owned]}), caught up {recovered:.1f} s after the restart, {rows} rows equal a replay")
 
 
 def test_postgres_restarted_under_two_workers_loses_and_doubles_nothing(scene: Scene, postgres: Cluster) -> None:
