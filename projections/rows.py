@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from projections.shards import SHARD
 from projections.store import ViewStore
 
 Key = tuple[str, str]
@@ -90,6 +91,9 @@ class BatchRows:
 
 class RebuildRows(BatchRows):
     """Rows of a view rebuilt from empty, kept in memory between flushes; see the module docstring."""
+
+    in_key_order = True
+    """Flushes are handed over sorted by key."""
 
     def __init__(self, store: ViewStore, view: str, bound: int, bytes_bound: int = 16 << 20) -> None:
         super().__init__(store, view)
@@ -176,7 +180,9 @@ class RebuildRows(BatchRows):
         self._memo_current[(kind, key)] = value
 
     def take(self) -> Encoded:
-        kept = dict(sorted(super().take().items()))  # in key order: the store's B-tree fills page by page
+        kept = super().take()
+        if self.in_key_order:  # the store's B-tree fills page by page
+            kept = dict(sorted(kept.items()))
         clean = self._clean
         for where, data in kept.items():
             if data is None:
@@ -195,3 +201,62 @@ class RebuildRows(BatchRows):
     def _over(self, clean: dict[Key, bytes]) -> bool:
         """Stored rows kept in memory pass twice the bounds."""
         return len(clean) > 2 * self._bound or sum(map(len, clean.values())) > 2 * self._bytes_bound
+
+
+class ShareRows(RebuildRows):
+    """``RebuildRows`` for one share of a split rebuild (``projections.split``), whose failure discards all it
+    wrote: an event's writes go straight to the kept writes (no per-event layer, so ``discard`` cannot undo
+    them), and rows of the ``shared`` kinds are this share's part, ``KEY#shard`` (``projections.shards``)."""
+
+    def __init__(self, store: ViewStore, view: str, bound: int, bytes_bound: int, shared: frozenset[str],
+                 shard: str) -> None:
+        super().__init__(store, view, bound, bytes_bound)
+        self._shared = shared
+        self._suffix = SHARD + shard
+
+    in_key_order = False  # a scratch store appends: no need to sort
+
+    def begin(self, seq: int) -> None:
+        self._seq = seq
+
+    def keep(self) -> None:
+        """Nothing to do: the writes were kept as they were made."""
+
+    def discard(self) -> None:
+        """Nothing can be undone: the share's process fails with the event."""
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        if kind in self._shared:
+            key += self._suffix
+        self._read_kinds.add(kind)
+        where = (kind, key)
+        data = self._kept.get(where, _UNSEEN)
+        if data is _UNSEEN:
+            data = self._clean.get(where)
+            if data is None:
+                return self._missing(kind, key)
+        return None if data is None else orjson.loads(data)  # type: ignore[arg-type, no-any-return]
+
+    def put(self, kind: str, key: str, row: dict[str, Any]) -> None:
+        if kind in self._shared:
+            key += self._suffix
+        data = bytes(memoryview(orjson.dumps(row)))
+        self._kept[(kind, key)] = data
+        self._pending_bytes += len(data)
+        if self._memo:
+            self._memo.pop((kind, key), None)
+
+    def delete(self, kind: str, key: str) -> None:
+        if kind in self._shared:
+            key += self._suffix
+        self._kept[(kind, key)] = None
+        self._memo.pop((kind, key), None)
+
+    def recall(self, kind: str, key: str) -> Any:
+        return self._memo.get((kind, key + self._suffix if kind in self._shared else key))
+
+    def remember(self, kind: str, key: str, value: Any) -> None:
+        memo = self._memo
+        if len(memo) >= self._bound:
+            memo.clear()
+        memo[(kind, key + self._suffix if kind in self._shared else key)] = value

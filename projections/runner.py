@@ -37,10 +37,12 @@ from ledger.application import Ledger
 from ledger.errors import InvalidInputError, ProjectionError
 from projections import registry
 from projections.base import Projection, handlers_of
-from projections.rows import BatchRows, Encoded, RebuildRows
+from projections.rows import BatchRows, Encoded, RebuildRows, ShareRows
 from projections.shards import Sharded, shared_kinds
 from projections.sources import PARTITION_PREFIX, SETTLE_S, LogSource, SourcedRecord, partition_source, source_for
+from projections.split import SPLIT_MIN, can_split, default_shares, rebuild_split
 from projections.store import StalePositionsError, ViewStore
+from projections.store.sqlite import SQLiteViewStore
 
 Progress = Callable[[int, int], None]
 """Called after each batch with (log records processed so far, records to process in total)."""
@@ -105,6 +107,9 @@ class ProjectionRunner:
         rebuild_bytes: int = 16 << 20,
         rebuild_batch: int | None = None,
         partitions: Sequence[int] | None = None,
+        shard: str | None = None,
+        shares: int | None = None,
+        split_min: int = SPLIT_MIN,
     ) -> None:
         self._ledger = ledger
         self._store = store
@@ -116,6 +121,9 @@ class ProjectionRunner:
         self._owns_source = source is None
         self._source = source if source is not None else source_for(ledger, partitions)
         self._owned = None if partitions is None else frozenset(partition_source(p) for p in partitions)
+        self._shares = default_shares() if shares is None else shares
+        self._split_min = split_min
+        self._shard = shard  # folding one share of the streams (``projections.split``): shared rows get part ``shard``
         self._settle_s = settle_s
         self._rebuild_rows = rebuild_rows
         self._rebuild_bytes = rebuild_bytes
@@ -219,6 +227,10 @@ class ProjectionRunner:
         return _Target(projection, view, positions, self._source.last_seq(positions))
 
     def _rebuild(self, chosen: list[Projection], progress: Progress | None) -> int:
+        if (self._shares > 1 and self._owns_source and isinstance(self._store, SQLiteViewStore)
+                and can_split(self._ledger, self._store, chosen) and self._ledger.head() >= self._split_min):
+            bounds = (self._rebuild_rows, self._rebuild_bytes, self._rebuild_batch)
+            return rebuild_split(self._ledger, self._store, chosen, self._shares, progress, bounds)
         for p in chosen:
             self._store.drop(p.name + SHADOW_SUFFIX)
         targets = [self._target(p, p.name + SHADOW_SUFFIX) for p in chosen]
@@ -236,7 +248,9 @@ class ProjectionRunner:
             return 0
         for target in targets:
             if not target.positions and self._store.version(target.view) is None:  # empty: fill it in memory
-                target.rows = RebuildRows(self._store, target.view, self._rebuild_rows, self._rebuild_bytes)
+                bounds = (self._rebuild_rows, self._rebuild_bytes)
+                target.rows = RebuildRows(self._store, target.view, *bounds) if self._shard is None else ShareRows(
+                    self._store, target.view, *bounds, frozenset(shared_kinds(target.projection)), self._shard)
         behind = min(targets, key=lambda t: t.seq)  # the views' positions cover nested prefixes of the log
         start = dict(behind.positions)
         if self._owned is not None:  # a partition's owner: each partition from the view furthest behind in it
@@ -293,10 +307,11 @@ class ProjectionRunner:
         than the rebuild bounds wait for an empty view filled in memory (and before raising)."""
         projection = target.projection
         rows = target.rows if target.rows is not None else BatchRows(self._store, target.view)
-        view_rows = rows if self._owned is None else Sharded(rows, shared_kinds(projection))
+        sharded = None if self._owned is None else Sharded(rows, shared_kinds(projection))
+        view_rows = rows if sharded is None else sharded
         evolve = projection.evolve
         handlers = handlers_of(projection)  # a dispatching view: call its handlers, skip the other events
-        begin, keep = rows.begin, rows.keep
+        begin, keep, by_partition = rows.begin, rows.keep, self._owned is not None
         for index, (sourced, event) in enumerate(todo):
             if handlers is not None:
                 handler = handlers.get(type(event).__name__)
@@ -305,8 +320,8 @@ class ProjectionRunner:
             else:
                 handler = evolve
             begin(sourced.record.id)
-            if view_rows is not rows:  # this partition's part of the shared rows
-                view_rows.shard = sourced.source.removeprefix(PARTITION_PREFIX)  # type: ignore[union-attr]
+            if by_partition:  # this partition's part of the shared rows
+                sharded.shard = sourced.source.removeprefix(PARTITION_PREFIX)  # type: ignore[union-attr]
             try:
                 handler(view_rows, event)
             except Exception as error:

@@ -33,6 +33,23 @@ T = TypeVar("T")
 Node = Callable[[int, int], bytes]
 
 
+SHARES = (1, 2, 4, 8, 16)
+"""How many shares the streams may be split into (``stream_share``): the divisors of 16."""
+
+
+def stream_share(stream: UUID, shares: int) -> int:
+    """Which of ``shares`` shares a stream belongs to: its id's last hex digit modulo ``shares`` (a split
+    rebuild folds each share in its own process; every event of a stream falls in the same share)."""
+    return (stream.int & 15) % shares
+
+
+def share_digits(share: int, shares: int) -> str:
+    """The last hex digits of the stream ids in ``share`` of ``shares``."""
+    if shares not in SHARES or not 0 <= share < shares:
+        raise ValueError(f"share {share} of {shares}: shares must be one of {SHARES}")
+    return "".join(digit for digit in "0123456789abcdef" if int(digit, 16) % shares == share)
+
+
 @dataclass(frozen=True)
 class LogRecord(Notification):
     """A stored event at its place in the global sequence (``id`` is the ``seq``)."""

@@ -24,7 +24,7 @@ from eventsourcing.sqlite import (
 )
 
 from ledger.eventlog import tree
-from ledger.eventlog.base import GENESIS_HASH, LogRecord, Row, canonical_id
+from ledger.eventlog.base import GENESIS_HASH, LogRecord, Row, canonical_id, share_digits
 from ledger.integrity import merkle
 from ledger.integrity.chain import link_hash
 
@@ -157,6 +157,12 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             params.extend(topics)
         where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
         return self._records(f"{where}ORDER BY rowid LIMIT ?", [*params, limit])
+
+    def select_share(self, after: int, stop: int, limit: int, share: int, shares: int) -> list[LogRecord]:
+        """Records with ``after < seq <= stop`` of the streams in ``share`` of ``shares`` (``stream_share``), at
+        most ``limit``, in ``seq`` order: SQLite skips the other streams' rows (ids are stored as lowercase hex)."""
+        return self._records("WHERE rowid>? AND rowid<=? AND instr(?, substr(originator_id, 32, 1))>0 "
+                             "ORDER BY rowid LIMIT ?", [after, stop, share_digits(share, shares), limit])
 
     def find_event(self, event_id: str) -> LogRecord | None:
         found = self._records("WHERE event_id=?", [event_id])

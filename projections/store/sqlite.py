@@ -11,14 +11,16 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from ledger.errors import UnavailableError
+from ledger.errors import ProjectionError, UnavailableError
 from ledger.files import private_file, private_folder
+from projections.shards import Merge
 from projections.store import (
     LOG_SOURCE,
     EncodedChanges,
@@ -28,6 +30,7 @@ from projections.store import (
     ViewSnapshot,
     stale,
 )
+from projections.store.scratch import merge_shared
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS view_rows (view TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, "
@@ -48,6 +51,7 @@ class SQLiteViewStore(EncodingStore):
 
     def __init__(self, path: Path) -> None:
         private_folder(path.parent)
+        self.path = path
         self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -159,6 +163,52 @@ class SQLiteViewStore(EncodingStore):
             for table in TABLES:
                 db.execute(f"DELETE FROM {table} WHERE view=?", (name,))
                 db.execute(f"UPDATE {table} SET view=? WHERE view=?", (name, replacement))
+
+    def load_shares(self, views: Mapping[str, tuple[int, Mapping[str, Merge]]], shares: Sequence[Path],
+                    positions: Mapping[str, int]) -> None:
+        """Makes the rows the scratch files ``shares`` hold (``ScratchStore.finish``) the views ``views``
+        (name: version and the merges of its shared kinds), at ``positions``, in ONE transaction: the live rows,
+        positions and checks deleted, the shares' rows inserted in key order, the parts of shared rows merged
+        (in a thread, while SQLite inserts the rest).
+
+        A row that is not of a shared kind must come from one share; found in two, nothing is written.
+        """
+        names = [f"share{index}" for index in range(len(shares))]
+        with self._lock, ThreadPoolExecutor(1) as pool:
+            merging = pool.submit(merge_shared, shares, {view: merges for view, (_, merges) in views.items()})
+            try:
+                for name, path in zip(names, shares, strict=True):
+                    self._db.execute("ATTACH DATABASE ? AS " + name, (str(path),))
+                with self._write() as db:
+                    for view, (version, merges) in views.items():
+                        for table in TABLES:
+                            db.execute(f"DELETE FROM {table} WHERE view=?", (view,))
+                        self._insert_unshared(db, view, sorted(merges), names)
+                        db.executemany("INSERT INTO view_positions (view, source, position) VALUES (?,?,?)",
+                                       [(view, source, at) for source, at in positions.items()])
+                        db.execute("INSERT INTO view_versions (view, version) VALUES (?,?)", (view, version))
+                    for view, rows in merging.result().items():
+                        db.executemany("INSERT INTO view_rows (view, kind, key, data) VALUES (?,?,?,?)",
+                                       [(view, kind, key, data) for kind, key, data in rows])
+            except sqlite3.Error as error:
+                raise UnavailableError(f"the view store failed: {error}") from None
+            finally:
+                for name in names:
+                    with suppress(sqlite3.Error):
+                        self._db.execute("DETACH DATABASE " + name)
+
+    @staticmethod
+    def _insert_unshared(db: sqlite3.Connection, view: str, shared: list[str], shares: Sequence[str]) -> None:
+        """Inserts the view's rows of the kinds that are not shared, merged from the shares in key order."""
+        unshared = f" AND kind NOT IN ({','.join('?' * len(shared))})" if shared else ""
+        union = " UNION ALL ".join(f"SELECT kind, key, data FROM {share}.done WHERE view=?{unshared}"
+                                   for share in shares)
+        try:
+            db.execute(f"INSERT INTO view_rows (view, kind, key, data) SELECT ?, kind, key, data FROM ({union}) "
+                       "ORDER BY kind, key", [view, *([view, *shared] * len(shares))])
+        except sqlite3.IntegrityError as error:  # rolls the whole swap back
+            raise ProjectionError(f"view {view!r}: a row came from streams in two shares ({error}); its kind must "
+                                  "be declared shared; nothing was swapped in", view=view) from None
 
     def record_check(self, name: str, check: Mapping[str, Any]) -> None:
         with self._write() as db:
