@@ -292,12 +292,17 @@ def import_(
 @projections_app.command("rebuild")
 def projections_rebuild(
     name: Annotated[str | None, typer.Argument(help="One view (default: all).")] = None,
+    jobs: Annotated[int | None, typer.Option(help="Processes folding the log: 1, 2, 4, 8 or 16 (default: the "
+                                             "usable cores; the embedded log and view store only).")] = None,
 ) -> None:
     """Replay the whole log into fresh views and swap them in."""
+    from projections.split import check_shares
+
+    check_shares(jobs)
     settings = Settings.from_env()
     label = name or "all views"
     with opened(settings) as services, progress(f"rebuilding {label}") as tick:
-        replayed = services.runner.rebuild(None if name is None else [name], progress=tick)
+        replayed = services.runner.rebuild(None if name is None else [name], progress=tick, shares=jobs)
     out().print(f"rebuilt {label} from {replayed} log records")
 
 

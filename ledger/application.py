@@ -49,7 +49,7 @@ from ledger.errors import (
     UnavailableError,
     VersionConflictError,
 )
-from ledger.eventlog.base import EventLog, LogRecord, share_digits, stream_share
+from ledger.eventlog.base import EventLog, LogRecord
 from ledger.files import private_file, private_folder
 from ledger.handlers import HANDLERS, Decision, Handler, Unit
 from ledger.keys import IdentityHasher, data_key, load_or_create_key
@@ -704,19 +704,11 @@ class Ledger(Application[UUID]):
 
     def read_share(self, after: int, stop: int, limit: int, share: int, shares: int) -> list[LogRecord]:
         """Records with ``after < seq <= stop`` of the streams in ``share`` of ``shares``
-        (``ledger.eventlog.base.stream_share``), at most ``limit``, in ``seq`` order."""
+        (``ledger.eventlog.base.stream_share``), at most ``limit``, in ``seq`` order (the embedded log only)."""
         select = getattr(self.log, "select_share", None)
-        if select is not None:
-            return cast(list[LogRecord], select(after, stop, limit, share, shares))
-        share_digits(share, shares)  # the same refusal of a bad share as the SQLite log's
-        found: list[LogRecord] = []
-        while len(found) < limit and after < stop:
-            records = [r for r in self.read_log(after, limit) if r.id <= stop]
-            if not records:
-                break
-            found += [r for r in records if stream_share(UUID(str(r.originator_id)), shares) == share]
-            after = records[-1].id
-        return found[:limit]
+        if select is None:
+            raise InvalidInputError("only the embedded log is read by shares of its streams")
+        return cast(list[LogRecord], select(after, stop, limit, share, shares))
 
     def iter_log(self, after: int = 0, batch: int = 1000) -> Iterator[LogRecord]:
         while True:

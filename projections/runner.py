@@ -40,7 +40,7 @@ from projections.base import Projection, handlers_of
 from projections.rows import BatchRows, Encoded, RebuildRows, ShareRows
 from projections.shards import Sharded, shared_kinds
 from projections.sources import PARTITION_PREFIX, SETTLE_S, LogSource, SourcedRecord, partition_source, source_for
-from projections.split import SPLIT_MIN, can_split, default_shares, rebuild_split
+from projections.split import SPLIT_MIN, can_split, check_shares, default_shares, rebuild_split
 from projections.store import StalePositionsError, ViewStore
 from projections.store.sqlite import SQLiteViewStore
 
@@ -121,6 +121,7 @@ class ProjectionRunner:
         self._owns_source = source is None
         self._source = source if source is not None else source_for(ledger, partitions)
         self._owned = None if partitions is None else frozenset(partition_source(p) for p in partitions)
+        check_shares(shares)
         self._shares = default_shares() if shares is None else shares
         self._split_min = split_min
         self._shard = shard  # folding one share of the streams (``projections.split``): shared rows get part ``shard``
@@ -176,12 +177,17 @@ class ProjectionRunner:
         if caught_up:
             self._store.replace(target.projection.name, target.view)
 
-    def rebuild(self, names: Sequence[str] | None = None, progress: Progress | None = None) -> int:
-        """Replays the whole log into fresh views and swaps them in; returns the records replayed."""
+    def rebuild(self, names: Sequence[str] | None = None, progress: Progress | None = None,
+                shares: int | None = None) -> int:
+        """Replays the whole log into fresh views and swaps them in; returns the records replayed.
+
+        On the embedded log with a SQLite view store, a log of at least ``split_min`` events is folded in
+        ``shares`` processes (default: the runner's, as many as usable cores; ``projections.split``)."""
         if self._owned is not None:
             raise InvalidInputError("a rebuild replays every partition: run it without --partitions")
+        check_shares(shares)
         with self._lock:
-            return self._rebuild(self._select(names), progress)
+            return self._rebuild(self._select(names), progress, self._shares if shares is None else shares)
 
     def status(self) -> list[ViewStatus]:
         with self._lock:
@@ -226,11 +232,11 @@ class ProjectionRunner:
             positions = {source: at for source, at in positions.items() if source in self._owned}
         return _Target(projection, view, positions, self._source.last_seq(positions))
 
-    def _rebuild(self, chosen: list[Projection], progress: Progress | None) -> int:
-        if (self._shares > 1 and self._owns_source and isinstance(self._store, SQLiteViewStore)
+    def _rebuild(self, chosen: list[Projection], progress: Progress | None, shares: int = 1) -> int:
+        if (shares > 1 and self._owns_source and isinstance(self._store, SQLiteViewStore)
                 and can_split(self._ledger, self._store, chosen) and self._ledger.head() >= self._split_min):
             bounds = (self._rebuild_rows, self._rebuild_bytes, self._rebuild_batch)
-            return rebuild_split(self._ledger, self._store, chosen, self._shares, progress, bounds)
+            return rebuild_split(self._ledger, self._store, chosen, shares, progress, bounds)
         for p in chosen:
             self._store.drop(p.name + SHADOW_SUFFIX)
         targets = [self._target(p, p.name + SHADOW_SUFFIX) for p in chosen]

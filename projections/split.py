@@ -37,7 +37,7 @@ from typing import cast
 from ledger import failpoints
 from ledger.application import Ledger
 from ledger.config import Settings
-from ledger.errors import ProjectionError
+from ledger.errors import InvalidInputError, ProjectionError
 from ledger.eventlog.base import SHARES
 from projections import registry
 from projections.base import Projection
@@ -50,6 +50,12 @@ from projections.store.sqlite import SQLiteViewStore
 Progress = Callable[[int, int], None]
 SPLIT_MIN = 50_000
 """Below this many events a rebuild runs in one process (starting the others costs ~0.5 s)."""
+
+
+def check_shares(shares: int | None) -> None:
+    """Refuses a number of processes that does not split the streams evenly (None: the default)."""
+    if shares is not None and shares not in SHARES:
+        raise InvalidInputError(f"a rebuild runs in 1, 2, 4, 8 or 16 processes, not {shares}")
 
 
 def default_shares() -> int:

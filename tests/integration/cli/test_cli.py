@@ -197,6 +197,15 @@ def test_projections_rebuild_run_once_and_unknown_view(demo_home: Path) -> None:
     assert unknown.exit_code == 1 and "horoscope" in unknown.stderr
 
 
+def test_projections_rebuild_takes_a_number_of_processes(demo_home: Path) -> None:
+    two = ledger_cli(demo_home, "projections", "rebuild", "--jobs", "2")
+    three = ledger_cli(demo_home, "projections", "rebuild", "--jobs", "3")
+    head = _read(demo_home)[0]
+    assert two.exit_code == 0 and f"rebuilt all views from {head} log records" in two.stdout
+    assert three.exit_code == 1 and "1, 2, 4, 8 or 16 processes, not 3" in three.stderr
+    assert "Traceback" not in three.stderr and len(three.stderr.strip().splitlines()) == 1
+
+
 def test_workers_split_views_and_status_shows_who_runs_each(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert ledger_cli(home, "demo", "--retirees", "3", "--seed", "2").exit_code == 0
