@@ -95,8 +95,9 @@ def test_the_shares_split_the_streams_and_their_shared_rows_need_merging(home: S
         months: list[set[str]] = []
         for share in range(2):
             scratch = ScratchStore(tmp_path / f"share{share}.db")
-            ProjectionRunner(ledger, scratch, [registry.by_name("workload")], source=ShareSource(ledger, share, 2, head),
-                             settle_s=0.0, shard=str(share)).catch_up()
+            source = ShareSource(ledger, share, 2, head)
+            ProjectionRunner(ledger, scratch, [registry.by_name("workload")], source=source, settle_s=0.0,
+                             shard=str(share)).catch_up()
             months.append({r.key.split(SHARD)[0] for r in scratch.rows("workload", "month")})
             scratch.close()
         assert months[0] & months[1]
@@ -219,7 +220,7 @@ def test_a_killed_share_process_fails_the_rebuild_and_leaves_the_live_views(
         def rebuild() -> None:
             try:
                 ProjectionRunner(ledger, store, split_min=0).rebuild(shares=2)
-            except BaseException as error:  # noqa: BLE001 (the test inspects it)
+            except BaseException as error:  # the test inspects it
                 failure.append(error)
 
         worker = threading.Thread(target=rebuild)
