@@ -95,14 +95,15 @@ def decode_only(ledger: Ledger, batch: int = 5000) -> int:
     return sum(counts.values())
 
 
-def rebuild_all(ledger: Ledger, views: Path) -> int:
-    """Rebuilds every registered view into a fresh SQLite view store at ``views``; returns events replayed."""
+def rebuild_all(ledger: Ledger, views: Path, shares: int | None = None) -> int:
+    """Rebuilds every registered view into a fresh SQLite view store at ``views`` (in ``shares`` processes;
+    default: as many as usable cores); returns events replayed."""
     for leftover in (views, views.with_name(views.name + "-wal"), views.with_name(views.name + "-shm")):
         leftover.unlink(missing_ok=True)
     store = SQLiteViewStore(views)
     try:
         runner = ProjectionRunner(ledger, store, settle_s=0.0)
-        return runner.rebuild()
+        return runner.rebuild(shares=shares)
     finally:
         store.close()
 

@@ -235,7 +235,7 @@ class ProjectionRunner:
     def _rebuild(self, chosen: list[Projection], progress: Progress | None, shares: int = 1) -> int:
         if (shares > 1 and self._owns_source and isinstance(self._store, SQLiteViewStore)
                 and can_split(self._ledger, self._store, chosen) and self._ledger.head() >= self._split_min):
-            bounds = (self._rebuild_rows, self._rebuild_bytes, self._rebuild_batch)
+            bounds = (self._rebuild_rows, self._rebuild_bytes // shares, self._rebuild_batch)  # bytes: in all
             return rebuild_split(self._ledger, self._store, chosen, shares, progress, bounds)
         for p in chosen:
             self._store.drop(p.name + SHADOW_SUFFIX)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -89,7 +90,7 @@ class ShareSource:
 
 def can_split(ledger: Ledger, store: object, projections: Sequence[Projection]) -> bool:
     """An embedded log, a SQLite view store and views the share processes can import (the registry's)."""
-    return (ledger.settings.backend == "sqlite" and isinstance(store, SQLiteViewStore)
+    return (bool(sys.executable) and ledger.settings.backend == "sqlite" and isinstance(store, SQLiteViewStore)
             and all(any(p is q for q in registry.ALL) for p in projections))
 
 
@@ -155,6 +156,7 @@ CHILD = "from projections.split import serve; serve()"
 def serve() -> None:
     """A share's process: reads its task from stdin (pickled by ``rebuild_split``), folds, reports on the
     connection whose file descriptor is its first argument."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the shares
     channel = Connection(int(sys.argv[1]), readable=False)
     try:
         task: tuple[Settings, list[str], int, int, int, str, tuple[int, int, int]] = pickle.load(sys.stdin.buffer)
