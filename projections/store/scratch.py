@@ -142,6 +142,6 @@ def merge_shared(shares: Sequence[Path], views: Mapping[str, Mapping[str, Merge]
             row = views[view][kind]([orjson.loads(data) for data in datas])
             if row is None:
                 continue
-            datas = [orjson.dumps(row)]
+            datas = [bytes(memoryview(orjson.dumps(row)))]  # orjson's bytes keep a ~4 KB buffer: copy to size
         found[view].append((kind, key, datas[0]))
     return found
