@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import cast
@@ -161,8 +162,11 @@ def serve() -> None:
     try:
         task: tuple[Settings, list[str], int, int, int, str, tuple[int, int, int]] = pickle.load(sys.stdin.buffer)
         fold_share(*task, report=lambda *message: channel.send(message))
+    except OSError:  # the parent is gone (its end of the pipe closed): nobody waits for this share
+        sys.exit(1)
     finally:
-        channel.close()
+        with suppress(OSError):
+            channel.close()
 
 
 def fold_share(settings: Settings, names: list[str], share: int, shares: int, stop: int, scratch: str,
