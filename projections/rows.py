@@ -79,8 +79,9 @@ class BatchRows:
         """How many kept writes wait for the store."""
         return len(self._kept)
 
-    def take(self) -> Encoded:
-        """The kept writes, encoded (``None`` = delete), handed over to be stored; the batch is empty after."""
+    def take(self, final: bool = False) -> Encoded:
+        """The kept writes, encoded (``None`` = delete), handed over to be stored; the batch is empty after.
+        ``final``: the last take of a fold (the same here)."""
         kept, self._kept = self._kept, {}
         return kept
 
@@ -179,7 +180,7 @@ class RebuildRows(BatchRows):
         """Remembers ``value`` for the row as it stands now (forgotten with the event if it is discarded)."""
         self._memo_current[(kind, key)] = value
 
-    def take(self) -> Encoded:
+    def take(self, final: bool = False) -> Encoded:
         kept = super().take()
         if self.in_key_order:  # the store's B-tree fills page by page
             kept = dict(sorted(kept.items()))
@@ -203,18 +204,29 @@ class RebuildRows(BatchRows):
         return len(clean) > 2 * self._bound or sum(map(len, clean.values())) > 2 * self._bytes_bound
 
 
-class ShareRows(RebuildRows):
-    """``RebuildRows`` for one share of a split rebuild (``projections.split``), whose failure discards all it
-    wrote: an event's writes go straight to the kept writes (no per-event layer, so ``discard`` cannot undo
-    them), and rows of the ``shared`` kinds are this share's part, ``KEY#shard`` (``projections.shards``)."""
+class ShareRows(BatchRows):
+    """The rows one share of a split rebuild (``projections.split``) folds into its scratch store.
+
+    Its failure discards everything it wrote, so an event's writes go straight to memory (no per-event
+    layer: ``discard`` cannot undo them). Rows of the ``shared`` kinds are this share's part, ``KEY#shard``
+    (``projections.shards``). Rows of the kinds a view reads stay in memory until the end (``take(final=True)``
+    hands them over once); rows of kinds it never read (the audit trail's events) are spilled to the store
+    whenever more than ``bytes_bound`` of them wait, and read back from it if a view ever asks for one. If
+    the rows kept pass ``2 * bound``, they are handed over too and later reads of anything not in memory
+    go to the store.
+    """
 
     def __init__(self, store: ViewStore, view: str, bound: int, bytes_bound: int, shared: frozenset[str],
                  shard: str) -> None:
-        super().__init__(store, view, bound, bytes_bound)
-        self._shared = shared
-        self._suffix = SHARD + shard
-
-    in_key_order = False  # a scratch store appends: no need to sort
+        super().__init__(store, view)
+        self._bound, self._bytes_bound = bound, bytes_bound
+        self._shared, self._suffix = shared, SHARD + shard
+        self._read_kinds: set[str] = set()
+        self._spill: Encoded = {}  # writes of kinds not read (yet), since the last spill
+        self._spilled_bytes = 0
+        self._stored: set[str] = set()  # kinds with rows in the store
+        self._all_stored = False
+        self._memo: dict[Key, Any] = {}
 
     def begin(self, seq: int) -> None:
         self._seq = seq
@@ -226,22 +238,34 @@ class ShareRows(RebuildRows):
         """Nothing can be undone: the share's process fails with the event."""
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
-        return super().get(kind, key + self._suffix if kind in self._shared else key)  # no current layer here
+        if kind in self._shared:
+            key += self._suffix
+        self._read_kinds.add(kind)
+        where = (kind, key)
+        data = self._kept.get(where, _UNSEEN)
+        if data is _UNSEEN:
+            data = self._spill.get(where, _UNSEEN)
+            if data is _UNSEEN:
+                return self._store.get(self._view, kind, key) if self._all_stored or kind in self._stored else None
+        return None if data is None else orjson.loads(data)  # type: ignore[arg-type, no-any-return]
 
     def put(self, kind: str, key: str, row: dict[str, Any]) -> None:
-        if kind in self._shared:
-            key += self._suffix
-        data = bytes(memoryview(orjson.dumps(row)))
-        self._kept[(kind, key)] = data
-        self._pending_bytes += len(data)
-        if self._memo:
-            self._memo.pop((kind, key), None)
+        self._write(kind, key, bytes(memoryview(orjson.dumps(row))))  # orjson's bytes keep a ~4 KB buffer
 
     def delete(self, kind: str, key: str) -> None:
+        self._write(kind, key, None)
+
+    def _write(self, kind: str, key: str, data: bytes | None) -> None:
         if kind in self._shared:
             key += self._suffix
-        self._kept[(kind, key)] = None
-        self._memo.pop((kind, key), None)
+        where = (kind, key)
+        if kind in self._read_kinds:
+            self._kept[where] = data
+        else:
+            self._spill[where] = data
+            self._spilled_bytes += 0 if data is None else len(data)
+        if self._memo:
+            self._memo.pop(where, None)
 
     def recall(self, kind: str, key: str) -> Any:
         return self._memo.get((kind, key + self._suffix if kind in self._shared else key))
@@ -251,3 +275,21 @@ class ShareRows(RebuildRows):
         if len(memo) >= self._bound:
             memo.clear()
         memo[(kind, key + self._suffix if kind in self._shared else key)] = value
+
+    @property
+    def full(self) -> bool:
+        return self._spilled_bytes > self._bytes_bound or len(self._kept) > 2 * self._bound
+
+    @property
+    def pending(self) -> int:
+        return len(self._kept) + len(self._spill)
+
+    def take(self, final: bool = False) -> Encoded:
+        """The spilled writes; with ``final`` (or once the kept rows pass ``2 * bound``) every write."""
+        spill, self._spill, self._spilled_bytes = self._spill, {}, 0
+        self._stored.update(kind for kind, _ in spill)
+        if not final and len(self._kept) <= 2 * self._bound:
+            return spill
+        kept, self._kept = self._kept, {}
+        self._all_stored = not final
+        return {**spill, **kept}  # a row written while its kind was unread, then once read: the later write wins

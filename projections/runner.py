@@ -77,7 +77,7 @@ class _Target:
     view: str
     positions: dict[str, int]
     seq: int  # the last applied seq (what ``positions`` cover)
-    rows: RebuildRows | None = None  # an empty view's rows, kept across batches
+    rows: RebuildRows | ShareRows | None = None  # an empty view's rows, kept across batches
     pending: dict[str, int] = field(default_factory=dict)  # positions applied to ``rows``, not yet stored
     pending_seq: int = 0
     lost: bool = False  # another runner stored this view's next events first: skip it until the next call
@@ -269,13 +269,13 @@ class ProjectionRunner:
             if not records:
                 if self._owned is not None or last >= self._ledger.head():  # owned partitions: read to their ends
                     for target in targets:
-                        self._store_rows(target)
+                        self._store_rows(target, final=True)
                     return applied
                 # the ledger acknowledged events its log source does not show yet (a topic's markers)
                 waited_since = waited_since or time.monotonic()
                 if time.monotonic() - waited_since > self._settle_s:
                     for target in targets:
-                        self._store_rows(target)
+                        self._store_rows(target, final=True)
                     return applied
                 time.sleep(0.01)
                 continue
@@ -347,8 +347,9 @@ class ProjectionRunner:
         if done:
             target.pending_seq = done[-1][0].seq
 
-    def _store_rows(self, target: _Target, rows: BatchRows | None = None) -> None:
-        """Stores the kept writes with the positions they cover, in one transaction (nothing if none).
+    def _store_rows(self, target: _Target, rows: BatchRows | None = None, final: bool = False) -> None:
+        """Stores the kept writes with the positions they cover, in one transaction (nothing if none);
+        ``final``: the last store of this call (``ShareRows`` then hands over what it kept in memory).
 
         The write is a compare-and-set on the positions the rows were built from: when another runner
         (a second worker, another process on the same store) stored the view's next events first,
@@ -356,10 +357,10 @@ class ProjectionRunner:
         again from the stored positions. So several runners on one view never apply an event twice.
         """
         rows = rows if rows is not None else target.rows
-        if rows is None or not target.pending or target.lost:
+        if rows is None or target.lost or not (target.pending or final and rows.pending):
             return
         try:
-            self._write(target, rows.take())
+            self._write(target, rows.take(final))
         except StalePositionsError:
             target.lost, target.pending, target.rows = True, {}, None
             return

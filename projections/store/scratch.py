@@ -4,10 +4,12 @@ A process of a split rebuild (``projections.split``) folds its share of the log 
 ``ScratchStore``: a SQLite file of its own, with no journal and no fsync (it is thrown away if the
 rebuild stops; the live views are untouched until the swap). Writes are appended in arrival order
 (``staged``, no index), so a flush costs the same whatever the size of the view: nothing is
-inserted into a B-tree that outgrew the page cache. Reading a row back (a view reading a row that
-left the runner's memory) finds the latest write of it; the first such read builds an index.
-``finish`` keeps the latest write of every row, drops deleted ones and stores the rest in key order
-(``done``), which ``SQLiteViewStore.load_shares`` swaps in.
+inserted into a B-tree that outgrew the page cache. The last write of each view is held in memory
+instead: it is the one that carries the rows the view kept in memory to the end (``ShareRows``),
+most of them, and goes to the sorted table without passing through the sort. Reading a row back (a
+view reading a row that left the runner's memory) finds the latest write of it; the first such
+read builds an index. ``finish`` keeps the latest write of every row, drops deleted ones and stores
+the rest in key order (``done``), which ``SQLiteViewStore.load_shares`` swaps in.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class ScratchStore(EncodingStore):
         for statement in SCHEMA:
             self._db.execute(statement)
         self._indexed = False
+        self._last: dict[str, dict[tuple[str, str], bytes | None]] = {}  # the last write of each view, held
 
     def position(self, name: str, source: str = LOG_SOURCE) -> int:
         return self.positions(name).get(source, 0)
@@ -60,6 +63,9 @@ class ScratchStore(EncodingStore):
         return None if found is None else int(found[0])
 
     def get(self, name: str, kind: str, key: str) -> dict[str, Any] | None:
+        held = self._last.get(name, {}).get((kind, key), b"")
+        if held != b"":
+            return None if held is None else orjson.loads(held)  # type: ignore[no-any-return]
         if not self._indexed:  # only a view reading back rows that left memory gets here
             self._db.execute("CREATE INDEX IF NOT EXISTS staged_rows ON staged (view, kind, key, n)")
             self._indexed = True
@@ -68,10 +74,10 @@ class ScratchStore(EncodingStore):
         return None if found is None or found[0] is None else orjson.loads(found[0])  # type: ignore[no-any-return]
 
     def rows(self, name: str, kind: str | None = None, prefix: str = "") -> list[ViewRow]:
-        found = self._db.execute(f"SELECT kind, key, data FROM ({LATEST}) WHERE view=? AND data IS NOT NULL "
-                                 "ORDER BY kind, key", (name,))
-        return [ViewRow(k, key, orjson.loads(data)) for k, key, data in found
-                if (kind is None or k == kind) and key.startswith(prefix)]
+        latest = {(k, key): data for k, key, data in self._db.execute(
+            f"SELECT kind, key, data FROM ({LATEST}) WHERE view=?", (name,))} | self._last.get(name, {})
+        return [ViewRow(k, key, orjson.loads(data)) for (k, key), data in sorted(latest.items())
+                if data is not None and (kind is None or k == kind) and key.startswith(prefix)]
 
     def snapshot(self, name: str) -> ViewSnapshot:
         return ViewSnapshot(self.positions(name), self.version(name), self.rows(name))
@@ -80,12 +86,15 @@ class ScratchStore(EncodingStore):
         self, name: str, version: int, changes: EncodedChanges, position: int | Mapping[str, int],
         source: str = LOG_SOURCE, *, expected: Mapping[str, int] | None = None,
     ) -> None:
-        """Appends the writes (no compare-and-set: the file has one writer)."""
+        """Holds the writes, appending the view's write before them (no compare-and-set: one writer)."""
         positions = {source: position} if isinstance(position, int) else dict(position)
         db = self._db
         db.execute("BEGIN")
-        db.executemany("INSERT INTO staged (view, kind, key, data) VALUES (?,?,?,?)",
-                       [(name, kind, key, data) for (kind, key), data in changes.items()])
+        before = self._last.pop(name, None)
+        if before:
+            db.executemany("INSERT INTO staged (view, kind, key, data) VALUES (?,?,?,?)",
+                           [(name, kind, key, data) for (kind, key), data in before.items()])
+        self._last[name] = dict(changes)
         db.executemany("INSERT OR REPLACE INTO positions VALUES (?,?,?)",
                        [(name, source, at) for source, at in positions.items()])
         db.execute("INSERT OR REPLACE INTO versions VALUES (?,?)", (name, version))
@@ -93,12 +102,23 @@ class ScratchStore(EncodingStore):
 
     def finish(self) -> None:
         """Keeps the latest write of every row, without the deleted ones, in key order (table ``done``)."""
-        self._db.execute(DONE)
-        self._db.execute(  # only the keys are sorted; the rows are fetched by rowid, in that order
+        db = self._db
+        db.execute(DONE)
+        db.execute("BEGIN")
+        db.execute(  # only the keys are sorted; the rows are fetched by rowid, in that order
             "INSERT INTO done SELECT s.view, s.kind, s.key, s.data FROM (SELECT max(n) AS n FROM staged "
             "GROUP BY view, kind, key) AS latest JOIN staged AS s ON s.n = latest.n WHERE s.data IS NOT NULL")
+        for name, changes in sorted(self._last.items()):  # the latest writes of all: in key order, they win
+            written = sorted(changes.items())
+            db.executemany("INSERT OR REPLACE INTO done VALUES (?,?,?,?)",
+                           [(name, kind, key, data) for (kind, key), data in written if data is not None])
+            db.executemany("DELETE FROM done WHERE view=? AND kind=? AND key=?",
+                           [(name, kind, key) for (kind, key), data in written if data is None])
+        db.execute("COMMIT")
+        self._last = {}
 
     def drop(self, name: str) -> None:
+        self._last.pop(name, None)
         for table in ("staged", "positions", "versions"):
             self._db.execute(f"DELETE FROM {table} WHERE view=?", (name,))
 
