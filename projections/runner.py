@@ -357,7 +357,7 @@ class ProjectionRunner:
         again from the stored positions. So several runners on one view never apply an event twice.
         """
         rows = rows if rows is not None else target.rows
-        if rows is None or target.lost or not (target.pending or final and rows.pending):
+        if rows is None or target.lost or not (target.pending or (final and rows.pending)):
             return
         try:
             self._write(target, rows.take(final))
