@@ -20,6 +20,7 @@ from ledger.config import Settings
 from ledger.errors import InvalidInputError, ProjectionError
 from ledger.eventlog.base import stream_share
 from projections import registry
+from projections.rows import ShareRows
 from projections.runner import ProjectionRunner
 from projections.shards import SHARD, shared_kinds, summed
 from projections.split import ShareSource
@@ -61,14 +62,16 @@ def snapshots(store: SQLiteViewStore) -> dict[str, ViewSnapshot]:
     return {p.name: store.snapshot(p.name) for p in registry.ALL}
 
 
-@pytest.mark.parametrize("shares", [2, 4])
+@pytest.mark.parametrize(("shares", "bound"), [(2, 100_000), (4, 100_000), (2, 40)])
 def test_a_split_rebuild_equals_a_one_process_rebuild_row_for_row(home: Settings, one_process: Rows, shares: int,
-                                                                  tmp_path: Path) -> None:
+                                                                  bound: int, tmp_path: Path) -> None:
+    """With small bounds the shares spill often, hand over the rows they keep early and read rows back
+    from their scratch files."""
     ledger = Ledger(home)
     store = SQLiteViewStore(tmp_path / "views.db")
     seen: list[tuple[int, int]] = []
     try:
-        runner = ProjectionRunner(ledger, store, split_min=0)
+        runner = ProjectionRunner(ledger, store, split_min=0, rebuild_rows=bound, rebuild_bytes=bound * 100)
         replayed = runner.rebuild(progress=lambda done, total: seen.append((done, total)), shares=shares)
         assert replayed == ledger.head()
         assert stored(store) == one_process
@@ -275,3 +278,23 @@ def test_a_rebuild_refuses_a_share_count_that_does_not_divide_the_streams(home: 
     finally:
         store.close()
         ledger.close()
+
+
+def test_share_rows_spill_unread_kinds_and_keep_read_ones_to_the_end(tmp_path: Path) -> None:
+    scratch = ScratchStore(tmp_path / "share.db")
+    rows = ShareRows(scratch, "v", bound=10, bytes_bound=30, shared=frozenset({"month"}), shard="1")
+    assert rows.get("retiree", "a") is None  # read: "retiree" rows stay in memory
+    rows.put("retiree", "a", {"n": 1})
+    rows.put("event", "a|1", {"seq": 1, "padding": "x" * 40})  # never read: spilled once 30 bytes wait
+    rows.put("month", "CS|2024-01", {"visits": 1})
+    assert rows.full
+    spilled = rows.take()
+    assert set(spilled) == {("event", "a|1"), ("month", f"CS|2024-01{SHARD}1")}
+    scratch.apply_encoded("v", 1, spilled, {"log": 1})
+    scratch.apply_encoded("v", 1, {}, {"log": 1})  # the store holds a view's last write: push this one out
+    assert rows.get("event", "a|1") == {"seq": 1, "padding": "x" * 40}  # read back from the scratch file
+    assert rows.get("month", "CS|2024-01") == {"visits": 1}
+    rows.put("retiree", "a", {"n": 2})
+    assert not rows.full and rows.take() == {}
+    assert rows.take(final=True) == {("retiree", "a"): b'{"n":2}'}
+    scratch.close()
