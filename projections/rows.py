@@ -93,9 +93,6 @@ class BatchRows:
 class RebuildRows(BatchRows):
     """Rows of a view rebuilt from empty, kept in memory between flushes; see the module docstring."""
 
-    in_key_order = True
-    """Flushes are handed over sorted by key."""
-
     def __init__(self, store: ViewStore, view: str, bound: int, bytes_bound: int = 16 << 20) -> None:
         super().__init__(store, view)
         self._bound = bound
@@ -181,9 +178,7 @@ class RebuildRows(BatchRows):
         self._memo_current[(kind, key)] = value
 
     def take(self, final: bool = False) -> Encoded:
-        kept = super().take()
-        if self.in_key_order:  # the store's B-tree fills page by page
-            kept = dict(sorted(kept.items()))
+        kept = dict(sorted(super().take().items()))  # in key order: the store's B-tree fills page by page
         clean = self._clean
         for where, data in kept.items():
             if data is None:

@@ -232,9 +232,9 @@ class ProjectionRunner:
             positions = {source: at for source, at in positions.items() if source in self._owned}
         return _Target(projection, view, positions, self._source.last_seq(positions))
 
-    def _rebuild(self, chosen: list[Projection], progress: Progress | None, shares: int = 1) -> int:
+    def _rebuild(self, chosen: list[Projection], progress: Progress | None, shares: int) -> int:
         if (shares > 1 and self._owns_source and isinstance(self._store, SQLiteViewStore)
-                and can_split(self._ledger, self._store, chosen) and self._ledger.head() >= self._split_min):
+                and can_split(self._ledger, chosen) and self._ledger.head() >= self._split_min):
             bounds = (self._rebuild_rows, self._rebuild_bytes // shares, self._rebuild_batch)  # bytes: in all
             return rebuild_split(self._ledger, self._store, chosen, shares, progress, bounds)
         for p in chosen:

@@ -89,9 +89,9 @@ class ShareSource:
         """Nothing to close: the ledger belongs to the share's process."""
 
 
-def can_split(ledger: Ledger, store: object, projections: Sequence[Projection]) -> bool:
-    """An embedded log, a SQLite view store and views the share processes can import (the registry's)."""
-    return (bool(sys.executable) and ledger.settings.backend == "sqlite" and isinstance(store, SQLiteViewStore)
+def can_split(ledger: Ledger, projections: Sequence[Projection]) -> bool:
+    """An embedded log, a Python to start the shares with and views they can import (the registry's)."""
+    return (bool(sys.executable) and ledger.settings.backend == "sqlite"
             and all(any(p is q for q in registry.ALL) for p in projections))
 
 
