@@ -14,6 +14,8 @@ the rest in key order (``done``), which ``SQLiteViewStore.load_shares`` swaps in
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -143,25 +145,26 @@ class ScratchStore(EncodingStore):
 
 def merge_shared(shares: Sequence[Path], views: Mapping[str, Mapping[str, Merge]]) -> dict[str, list[Encoded]]:
     """Per view, its rows of shared kinds with their parts in the scratch files ``shares`` merged under the bare
-    key (``projections.shards``), in key order: a row one share wrote is taken as it is, encoded."""
-    parts: dict[tuple[str, str, str], list[bytes]] = {}
-    for path in shares:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            for view, merges in views.items():
-                if merges:
-                    marks = ",".join("?" * len(merges))
-                    for kind, key, data in db.execute(
-                            f"SELECT kind, key, data FROM done WHERE view=? AND kind IN ({marks})", (view, *merges)):
-                        parts.setdefault((view, kind, key.split(SHARD, 1)[0]), []).append(data)
-        finally:
-            db.close()
+    key (``projections.shards``), in key order: a row one share wrote is taken as it is, encoded. The shares
+    are read in bare-key order and merged as they stream (only the merged rows are held)."""
     found: dict[str, list[Encoded]] = {view: [] for view in views}
-    for (view, kind, key), datas in sorted(parts.items()):
-        if len(datas) > 1:
-            row = views[view][kind]([orjson.loads(data) for data in datas])
-            if row is None:
+    databases = [sqlite3.connect(f"file:{path}?mode=ro", uri=True) for path in shares]
+    try:
+        for view, merges in views.items():
+            if not merges:
                 continue
-            datas = [bytes(memoryview(orjson.dumps(row)))]  # orjson's bytes keep a ~4 KB buffer: copy to size
-        found[view].append((kind, key, datas[0]))
+            query = (f"SELECT kind, substr(key, 1, instr(key, '{SHARD}') - 1) AS bare, data FROM done "
+                     f"WHERE view=? AND kind IN ({','.join('?' * len(merges))}) ORDER BY kind, bare")
+            parts = heapq.merge(*(db.execute(query, (view, *merges)) for db in databases), key=lambda row: row[:2])
+            for (kind, key), group in itertools.groupby(parts, key=lambda row: row[:2]):
+                datas = [data for _, _, data in group]
+                if len(datas) > 1:
+                    row = merges[kind]([orjson.loads(data) for data in datas])
+                    if row is None:
+                        continue
+                    datas = [bytes(memoryview(orjson.dumps(row)))]  # orjson's bytes keep a ~4 KB buffer: to size
+                found[view].append((kind, key, datas[0]))
+    finally:
+        for db in databases:
+            db.close()
     return found
