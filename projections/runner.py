@@ -10,8 +10,8 @@ the events before it are stored, its positions stay just before the failing even
 
 A rebuild replays the whole log into a shadow view (``NAME~rebuild``) while the live view keeps
 answering queries, then swaps it in atomically. On the embedded log with a SQLite view store, a long
-log is rebuilt in several processes instead, one share of the streams each (``projections.split``). ``catch_up`` rebuilds a view first when its
-stored version differs from the code's.
+log is rebuilt in several processes instead, one share of the streams each (``projections.split``).
+``catch_up`` rebuilds a view first when its stored version differs from the code's.
 
 A view that starts empty (a rebuild's shadow, or a view never written) is filled through
 ``RebuildRows``: its rows stay in memory across batches (read ``rebuild_batch`` records at a
