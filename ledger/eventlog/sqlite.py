@@ -60,9 +60,11 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         ]
 
     def create_table(self) -> None:
-        """Creates the tables, then fills in the Merkle tree of a log written before it existed."""
+        """Creates the tables, moves a tree stored in the first layout over (``tree.migrate``), then fills
+        in the Merkle tree of a log written before it existed."""
         super().create_table()
         with self._immediate() as c:
+            tree.migrate(c)
             head = self._head_seq(c)
             if tree.size(c) < head:
                 c.execute(f"SELECT rowid, hash FROM {self.events_table_name} WHERE rowid>? ORDER BY rowid",

@@ -1,9 +1,12 @@
 """The Merkle tree's stored nodes beside the events (``ledger.integrity.merkle``), in the same file.
 
-Table ``merkle_nodes (level, idx, hash)``: every perfect subtree root as the log grows (level 0 =
-leaf hashes). :func:`add` runs inside the transaction that appends the events (the embedded log)
-or indexes them (the Kafka index), so the tree and the log can never disagree about what is in
-them; a file written before the tree existed is filled in by :func:`fill` when it is opened.
+Table ``merkle_tree (pos, hash)``: every perfect subtree root as the log grows (level 0 = leaf
+hashes), keyed by the order the nodes are made in (:func:`position`: a leaf, then the subtrees it
+completes), so an append writes at the table's end: one page, not one per level. :func:`add` runs
+inside the transaction that appends the events (the embedded log) or indexes them (the Kafka index),
+so the tree and the log can never disagree about what is in them; a file written before the tree
+existed is filled in by :func:`fill` when it is opened, and one that keeps its nodes by ``(level,
+idx)`` (``merkle_nodes``, the first layout) is moved over by :func:`migrate`.
 
 The functions take any DB-API cursor: SQLite's (``?`` parameters, the default ``mark``) or psycopg's
 (``mark="%s"``, the Kafka index in PostgreSQL, whose table is created from ``CREATE_POSTGRES``).
@@ -16,20 +19,58 @@ from typing import Any
 
 from ledger.integrity import merkle
 
-TABLE = "merkle_nodes"
-CREATE = (f"CREATE TABLE IF NOT EXISTS {TABLE} (level INTEGER NOT NULL, idx INTEGER NOT NULL, "
-          "hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID")
-CREATE_POSTGRES = (f"CREATE TABLE IF NOT EXISTS {TABLE} (level integer NOT NULL, idx bigint NOT NULL, "
-                   "hash bytea NOT NULL, PRIMARY KEY (level, idx))")
+TABLE = "merkle_tree"
+CREATE = f"CREATE TABLE IF NOT EXISTS {TABLE} (pos INTEGER PRIMARY KEY, hash BLOB NOT NULL)"
+CREATE_POSTGRES = f"CREATE TABLE IF NOT EXISTS {TABLE} (pos bigint PRIMARY KEY, hash bytea NOT NULL)"
+LEGACY = "merkle_nodes"
+"""The first layout's table, keyed by ``(level, idx)``: an append wrote the end of every level it reached."""
 Cursor = Any
 """A DB-API cursor (``sqlite3`` or ``psycopg``)."""
 
 
+def made_before(leaves: int) -> int:
+    """How many nodes a tree of ``leaves`` leaves has: each leaf adds itself and completes one subtree
+    per trailing one bit of its index."""
+    return 2 * leaves - leaves.bit_count()
+
+
+def position(level: int, index: int) -> int:
+    """Where node ``(level, index)`` is stored: the order it is made in, 0-based. It is made by the leaf
+    that ends its subtree, right after that leaf and the ``level - 1`` subtrees below it."""
+    last = ((index + 1) << level) - 1
+    return made_before(last) + level
+
+
 def size(c: Cursor) -> int:
     """How many leaves the stored tree has."""
-    c.execute(f"SELECT max(idx) FROM {TABLE} WHERE level=0")
+    c.execute(f"SELECT max(pos) FROM {TABLE}")
     row = c.fetchone()
-    return 0 if row is None or row[0] is None else int(row[0]) + 1
+    nodes = 0 if row is None or row[0] is None else int(row[0]) + 1
+    leaves = nodes // 2  # made_before(n) lies between 2n - 64 and 2n, and grows with n
+    while made_before(leaves) < nodes:
+        leaves += 1
+    return leaves
+
+
+def migrate(c: Cursor, mark: str = "?", batch: int = 100_000) -> int:
+    """Moves the nodes of the first layout (``LEGACY``), if the database has it, into ``TABLE`` and drops
+    it, in the caller's transaction; returns the nodes moved. Run after ``CREATE``."""
+    c.execute(f"SELECT 1 FROM sqlite_master WHERE type='table' AND name={mark}" if mark == "?"
+              else f"SELECT 1 WHERE to_regclass({mark}) IS NOT NULL", (LEGACY,))
+    if c.fetchone() is None:
+        return 0
+    moved, after = 0, (-1, -1)
+    while True:  # in batches, so a long log's tree is never all in memory
+        c.execute(f"SELECT level, idx, hash FROM {LEGACY} WHERE (level, idx) > ({mark}, {mark}) "
+                  f"ORDER BY level, idx LIMIT {batch}", after)
+        rows = c.fetchall()
+        if not rows:
+            break
+        c.executemany(f"INSERT INTO {TABLE} (pos, hash) VALUES ({mark},{mark})",
+                      [(position(int(level), int(index)), bytes(digest)) for level, index, digest in rows])
+        moved, after = moved + len(rows), (int(rows[-1][0]), int(rows[-1][1]))
+    c.execute(f"DROP TABLE {LEGACY}")
+    return moved
 
 
 Nodes = dict[tuple[int, int], bytes]
@@ -46,7 +87,7 @@ def add(c: Cursor, first_seq: int, chain_hashes: Sequence[str], mark: str = "?",
         found = made.get((level, index)) or (known.get((level, index)) if known else None)
         if found is not None:
             return found
-        c.execute(f"SELECT hash FROM {TABLE} WHERE level={mark} AND idx={mark}", (level, index))
+        c.execute(f"SELECT hash FROM {TABLE} WHERE pos={mark}", (position(level, index),))
         return bytes(c.fetchone()[0])
 
     for offset, chain_hash in enumerate(chain_hashes):
@@ -54,8 +95,8 @@ def add(c: Cursor, first_seq: int, chain_hashes: Sequence[str], mark: str = "?",
         made[(0, index)] = merkle.leaf_hash(bytes.fromhex(chain_hash))
         for level, parent in merkle.completed(index):
             made[(level, parent)] = merkle.node_hash(node(level - 1, 2 * parent), node(level - 1, 2 * parent + 1))
-    c.executemany(f"INSERT INTO {TABLE} (level, idx, hash) VALUES ({mark},{mark},{mark})",
-                  [(level, index, digest) for (level, index), digest in made.items()])
+    c.executemany(f"INSERT INTO {TABLE} (pos, hash) VALUES ({mark},{mark})",
+                  [(position(level, index), digest) for (level, index), digest in made.items()])
     return made
 
 
@@ -95,7 +136,7 @@ def fill(c: Cursor, head: int, hashes: Iterable[tuple[int, str]]) -> None:
 def reader(c: Cursor, mark: str = "?") -> merkle.Node:
     """Reads stored nodes (an unknown node is a ``LookupError``)."""
     def node(level: int, index: int) -> bytes:
-        c.execute(f"SELECT hash FROM {TABLE} WHERE level={mark} AND idx={mark}", (level, index))
+        c.execute(f"SELECT hash FROM {TABLE} WHERE pos={mark}", (position(level, index),))
         row = c.fetchone()
         if row is None:
             raise LookupError(f"no tree node ({level}, {index})")

@@ -4,7 +4,7 @@ The same port as ``SQLiteKafkaIndex`` (``ledger.eventlog.kafka.index.KafkaIndex`
 contract suite, so API processes on other machines read histories, state and proofs from the index
 the writer keeps. Tables (created when missing, in the connection's schema): ``kafka_index_events``
 (``seq`` the primary key; one row per committed record, the stream id in canonical text form),
-``merkle_nodes`` (``ledger.eventlog.tree``) and ``kafka_positions``.
+``merkle_tree`` (``ledger.eventlog.tree``) and ``kafka_positions``.
 
 ``append`` runs in one transaction under a transaction-scoped advisory lock, so the writer and any
 process catching up the same index take turns, and the rows, the tree and the positions move
@@ -87,6 +87,8 @@ class PostgresKafkaIndex:
         with self._transaction() as c:
             for statement in SCHEMA:
                 c.execute(statement)
+            c.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+            tree.migrate(c, mark="%s")  # an index whose tree is stored in the first layout
 
     def clear(self) -> None:
         """Empties the index (a rebuild from the topic follows)."""

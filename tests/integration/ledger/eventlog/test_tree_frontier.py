@@ -17,19 +17,19 @@ def register(ledger: Ledger, n: int) -> None:
                                       street=f"Street {n}", kind="urban_community"))
 
 
-def stored_nodes(path: Path) -> tuple[list[tuple[int, int, bytes]], list[tuple[int, str]]]:
+def stored_nodes(path: Path) -> tuple[list[tuple[int, bytes]], list[tuple[int, str]]]:
     with sqlite3.connect(path) as db:
-        nodes = db.execute(f"SELECT level, idx, hash FROM {tree.TABLE} ORDER BY level, idx").fetchall()
+        nodes = db.execute(f"SELECT pos, hash FROM {tree.TABLE} ORDER BY pos").fetchall()
         chain = db.execute("SELECT rowid, hash FROM stored_events ORDER BY rowid").fetchall()
     return nodes, chain
 
 
-def built_from(chain: list[tuple[int, str]]) -> list[tuple[int, int, bytes]]:
+def built_from(chain: list[tuple[int, str]]) -> list[tuple[int, bytes]]:
     db = sqlite3.connect(":memory:")
     cursor = db.cursor()
     cursor.execute(tree.CREATE)
     tree.fill(cursor, len(chain), chain)
-    return cursor.execute(f"SELECT level, idx, hash FROM {tree.TABLE} ORDER BY level, idx").fetchall()
+    return cursor.execute(f"SELECT pos, hash FROM {tree.TABLE} ORDER BY pos").fetchall()
 
 
 def test_the_stored_tree_equals_one_built_from_the_chain_when_two_writers_take_turns(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from ledger import commands as c
 from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.errors import InvalidInputError
+from ledger.eventlog import tree
 from ledger.integrity import proofs
 from tests.backends import backend_settings  # noqa: F401
 from tests.conftest import TODAY
@@ -63,7 +64,7 @@ def test_a_log_written_before_the_tree_gets_it_filled_in(settings: Settings) -> 
     expected = proofs.tree_head(app.log)
     app.close()
     with closing(sqlite3.connect(settings.events_path)) as db:
-        db.execute("DELETE FROM merkle_nodes")  # as the file was before the tree existed
+        db.execute(f"DELETE FROM {tree.TABLE}")  # as the file was before the tree existed
         db.commit()
     reopened = Ledger(settings, clock=lambda: TODAY)
     try:
