@@ -3,8 +3,9 @@
 The log comes from a ``LogSource`` (``projections.sources``): the embedded log, or the Kafka
 topic read straight from the broker with one position per partition. For each batch of records
 and each view behind them, the view's changed rows and the positions of every source the batch
-advanced are written in one ``ViewStore.apply`` transaction, so every event is applied to every
-view exactly once, whenever the process stops. A view whose ``evolve`` raises stops the runner:
+advanced are written in one transaction (the views of a batch all in ONE, through the store's
+``apply_many``, each still a compare-and-set; else one ``ViewStore.apply`` per view), so every event is
+applied to every view exactly once, whenever the process stops. A view whose ``evolve`` raises stops the runner:
 the events before it are stored, its positions stay just before the failing event, and
 ``ProjectionError`` names the view, the ``seq`` and the event type (never log-and-skip).
 
@@ -42,7 +43,7 @@ from projections.rows import BatchRows, Encoded, RebuildRows, ShareRows
 from projections.shards import Sharded, shared_kinds
 from projections.sources import PARTITION_PREFIX, SETTLE_S, LogSource, SourcedRecord, partition_source, source_for
 from projections.split import SPLIT_MIN, can_split, check_shares, default_shares, rebuild_split
-from projections.store import StalePositionsError, ViewStore
+from projections.store import StalePositionsError, ViewStore, Write
 from projections.store.sqlite import SQLiteViewStore
 
 Progress = Callable[[int, int], None]
@@ -281,17 +282,20 @@ class ProjectionRunner:
                 time.sleep(0.01)
                 continue
             events = [(record, self._decode(record)) for record in records]
+            batch_rows: list[tuple[_Target, BatchRows]] = []  # the views' rows of this batch: stored together
             try:
                 for target in [t for t in targets if not t.lost]:
                     done = {**target.positions, **target.pending}
                     todo = events if done == start else [  # the usual case: every view at the same place
                         (r, e) for r, e in events if r.position > done.get(r.source, 0)]
                     if todo:
-                        self._apply(target, todo)
+                        self._apply(target, todo, batch_rows)
             except ProjectionError:
-                for target in targets:  # the other views keep what they applied
+                self._store_batch(batch_rows)  # the other views keep what they applied
+                for target in targets:
                     self._store_rows(target)
                 raise
+            self._store_batch(batch_rows)
             for record in records:
                 start[record.source] = record.position
             last = records[-1].seq
@@ -309,9 +313,11 @@ class ProjectionRunner:
                 seq=sourced.seq,
             ) from error
 
-    def _apply(self, target: _Target, todo: list[tuple[SourcedRecord, object]]) -> None:
-        """Evolves the view over ``todo``; stores the rows and positions now for a batch, or once more
-        than the rebuild bounds wait for an empty view filled in memory (and before raising)."""
+    def _apply(self, target: _Target, todo: list[tuple[SourcedRecord, object]],
+               batch_rows: list[tuple[_Target, BatchRows]]) -> None:
+        """Evolves the view over ``todo``; adds its rows to ``batch_rows`` (stored with the batch's other
+        views), or, for an empty view filled in memory, stores them once more than the rebuild bounds
+        wait (and before raising)."""
         projection = target.projection
         rows = target.rows if target.rows is not None else BatchRows(self._store, target.view)
         sharded = None if self._owned is None else Sharded(rows, shared_kinds(projection))
@@ -338,7 +344,9 @@ class ProjectionRunner:
                 raise self._failure(projection, sourced.seq, event, error, target) from error
             keep()
         self._applied(target, todo)
-        if target.rows is None or target.rows.full:
+        if target.rows is None:
+            batch_rows.append((target, rows))
+        elif target.rows.full:
             self._store_rows(target, rows)
 
     @staticmethod
@@ -363,8 +371,33 @@ class ProjectionRunner:
         try:
             self._write(target, rows.take(final))
         except StalePositionsError:
-            target.lost, target.pending, target.rows = True, {}, None
+            self._lose(target)
             return
+        self._stored(target)
+
+    def _store_batch(self, batch_rows: list[tuple[_Target, BatchRows]]) -> None:
+        """Stores several views' rows of one batch, each with its positions; in ONE transaction when the
+        store has ``apply_many`` (a catch-up of all views commits once), each still a compare-and-set."""
+        batch_rows = [(target, rows) for target, rows in batch_rows if target.pending and not target.lost]
+        apply_many = getattr(self._store, "apply_many", None)
+        if apply_many is None or len(batch_rows) < 2:
+            for target, rows in batch_rows:
+                self._store_rows(target, rows)
+            return
+        refused = apply_many([Write(target.view, target.projection.version, rows.take(), dict(target.pending),
+                                    dict(target.positions)) for target, rows in batch_rows])
+        for target, _ in batch_rows:
+            if target.view in refused:
+                self._lose(target)
+            else:
+                self._stored(target)
+
+    @staticmethod
+    def _lose(target: _Target) -> None:
+        target.lost, target.pending, target.rows = True, {}, None
+
+    @staticmethod
+    def _stored(target: _Target) -> None:
         target.positions.update(target.pending)
         target.seq = target.pending_seq
         target.pending = {}

@@ -59,14 +59,43 @@ def stale(stored: Mapping[str, int], expected: Mapping[str, int] | None, new: Ma
     return None
 
 
+@dataclass(frozen=True)
+class Write:
+    """One view's part of ``apply_many``: its changed rows (encoded), the positions they bring it to and,
+    for a compare-and-set, the positions it was built from."""
+
+    name: str
+    version: int
+    changes: EncodedChanges
+    positions: Mapping[str, int]
+    expected: Mapping[str, int] | None = None
+
+
 class EncodingStore:
-    """``apply`` for stores whose writes go through ``apply_encoded`` (rows as orjson bytes)."""
+    """``apply`` for stores whose writes go through ``apply_encoded`` (rows as orjson bytes), and
+    ``apply_many``, which stores several views' writes (one transaction where the store can)."""
 
     def apply_encoded(
         self, name: str, version: int, changes: EncodedChanges, position: int | Mapping[str, int],
         source: str = LOG_SOURCE, *, expected: Mapping[str, int] | None = None,
     ) -> None:
-        raise NotImplementedError
+        """``apply`` with rows already JSON-encoded (orjson bytes; ``None`` deletes). A store overrides this
+        or ``apply_many``: each is made of the other."""
+        positions = {source: position} if isinstance(position, int) else dict(position)
+        refused = self.apply_many([Write(name, version, changes, positions, expected)])
+        if refused:
+            raise StalePositionsError(refused[name])
+
+    def apply_many(self, writes: Sequence[Write]) -> dict[str, str]:
+        """Stores each write as ``apply_encoded`` would; returns why each refused one was refused, by view
+        name (a stale compare-and-set refuses only its own view: the others are stored)."""
+        refused = {}
+        for write in writes:
+            try:
+                self.apply_encoded(write.name, write.version, write.changes, write.positions, expected=write.expected)
+            except StalePositionsError as error:
+                refused[write.name] = error.detail
+        return refused
 
     def apply(
         self, name: str, version: int, changes: Changes, position: int | Mapping[str, int], source: str = LOG_SOURCE,

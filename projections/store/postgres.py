@@ -31,11 +31,10 @@ from psycopg_pool import ConnectionPool
 from ledger.errors import UnavailableError
 from projections.store import (
     LOG_SOURCE,
-    EncodedChanges,
     EncodingStore,
-    StalePositionsError,
     ViewRow,
     ViewSnapshot,
+    Write,
     stale,
 )
 
@@ -188,38 +187,48 @@ class PostgresViewStore(EncodingStore):
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             return ViewSnapshot(self._positions(conn, name), self._version(conn, name), self._rows(conn, name))
 
-    def apply_encoded(
-        self, name: str, version: int, changes: EncodedChanges, position: int | Mapping[str, int],
-        source: str = LOG_SOURCE, *, expected: Mapping[str, int] | None = None,
-    ) -> None:
-        """``apply`` with rows already JSON-encoded (orjson bytes; ``None`` deletes): the rebuild's path."""
-        given = {source: position} if isinstance(position, int) else dict(position)
-        positions = [(name, src, _integer(at)) for src, at in given.items()]
-        stored_version = _integer(version)
-        _check_text([name, *given, *(text for where in changes for text in where)])
-        puts = [(kind, key, data) for (kind, key), data in changes.items() if data is not None]
-        deletes = [(name, kind, key) for (kind, key), data in changes.items() if data is None]
-        with self._write(name) as conn:
+    def apply_many(self, writes: Sequence[Write]) -> dict[str, str]:
+        """Every view's write in ONE transaction holding all their advisory locks; a write whose
+        compare-and-set fails is left out and its reason returned, by view."""
+        for write in writes:
+            _integer(write.version)
+            for at in write.positions.values():
+                _integer(at)
+            _check_text([write.name, *write.positions, *(text for where in write.changes for text in where)])
+        refused = {}
+        with self._write(*(write.name for write in writes)) as conn:
             cursor = conn.cursor()
-            if expected is not None:  # under the view's advisory lock: no other writer moves it meanwhile
-                refused = stale(self._positions(conn, name), expected, given, self._version(conn, name),
-                                stored_version)
-                if refused is not None:
-                    raise StalePositionsError(refused)
-            if deletes:
-                cursor.executemany("DELETE FROM view_rows WHERE view=%s AND kind=%s AND key=%s", deletes)
-            if len(puts) >= COPY_FROM:
-                cursor.execute(INCOMING)
-                with cursor.copy("COPY view_rows_incoming (kind, key, data) FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(["text", "text", "bytea"])
-                    for row in puts:
-                        copy.write_row(row)
-                cursor.execute(UPSERT_INCOMING, (name,))
-            elif puts:
-                cursor.executemany(UPSERT_ROW, [(name, kind, key, data) for kind, key, data in puts])
-            if positions:
-                cursor.executemany(UPSERT_POSITION, positions)
-            cursor.execute(UPSERT_VERSION, (name, stored_version))
+            for write in writes:
+                name = write.name
+                if write.expected is not None:  # under the view's advisory lock: no other writer moves it meanwhile
+                    reason = stale(self._positions(conn, name), write.expected, write.positions,
+                                   self._version(conn, name), write.version)
+                    if reason is not None:
+                        refused[name] = reason
+                        continue
+                self._put(cursor, write)
+        return refused
+
+    @staticmethod
+    def _put(cursor: psycopg.Cursor[Any], write: Write) -> None:
+        name = write.name
+        puts = [(kind, key, data) for (kind, key), data in write.changes.items() if data is not None]
+        deletes = [(name, kind, key) for (kind, key), data in write.changes.items() if data is None]
+        if deletes:
+            cursor.executemany("DELETE FROM view_rows WHERE view=%s AND kind=%s AND key=%s", deletes)
+        if len(puts) >= COPY_FROM:
+            cursor.execute(INCOMING)
+            with cursor.copy("COPY view_rows_incoming (kind, key, data) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["text", "text", "bytea"])
+                for row in puts:
+                    copy.write_row(row)
+            cursor.execute(UPSERT_INCOMING, (name,))
+            cursor.execute("DELETE FROM view_rows_incoming")  # the next view of this transaction copies its own
+        elif puts:
+            cursor.executemany(UPSERT_ROW, [(name, kind, key, data) for kind, key, data in puts])
+        if write.positions:
+            cursor.executemany(UPSERT_POSITION, [(name, source, at) for source, at in write.positions.items()])
+        cursor.execute(UPSERT_VERSION, (name, write.version))
 
     def drop(self, name: str) -> None:
         with self._write(name) as conn:

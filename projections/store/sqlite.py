@@ -23,11 +23,10 @@ from ledger.files import private_file, private_folder
 from projections.shards import Merge
 from projections.store import (
     LOG_SOURCE,
-    EncodedChanges,
     EncodingStore,
-    StalePositionsError,
     ViewRow,
     ViewSnapshot,
+    Write,
     stale,
 )
 from projections.store.scratch import merge_shared
@@ -130,28 +129,30 @@ class SQLiteViewStore(EncodingStore):
             finally:
                 db.execute("COMMIT")  # a read transaction: it only ends the snapshot
 
-    def apply_encoded(
-        self, name: str, version: int, changes: EncodedChanges, position: int | Mapping[str, int],
-        source: str = LOG_SOURCE, *, expected: Mapping[str, int] | None = None,
-    ) -> None:
-        """``apply`` with rows already JSON-encoded (orjson bytes; ``None`` deletes): the rebuild's path."""
-        positions = {source: position} if isinstance(position, int) else dict(position)
-        puts = [(name, kind, key, data) for (kind, key), data in changes.items() if data is not None]
-        deletes = [(name, kind, key) for (kind, key), data in changes.items() if data is None]
+    def apply_many(self, writes: Sequence[Write]) -> dict[str, str]:
+        """Every view's write in ONE transaction (a catch-up of all views commits once); a write whose
+        compare-and-set fails is left out and its reason returned, by view."""
+        refused = {}
         with self._write() as db:
-            if expected is not None:
-                stored = dict(db.execute("SELECT source, position FROM view_positions WHERE view=?", (name,)))
-                found = db.execute("SELECT version FROM view_versions WHERE view=?", (name,)).fetchone()
-                refused = stale(stored, expected, positions, None if found is None else int(found[0]), version)
-                if refused is not None:
-                    raise StalePositionsError(refused)
-            db.executemany("DELETE FROM view_rows WHERE view=? AND kind=? AND key=?", deletes)
-            db.executemany("INSERT OR REPLACE INTO view_rows (view, kind, key, data) VALUES (?,?,?,?)", puts)
-            db.executemany(
-                "INSERT OR REPLACE INTO view_positions (view, source, position) VALUES (?,?,?)",
-                [(name, src, at) for src, at in positions.items()],
-            )
-            db.execute("INSERT OR REPLACE INTO view_versions (view, version) VALUES (?,?)", (name, version))
+            for write in writes:
+                name = write.name
+                if write.expected is not None:
+                    stored = dict(db.execute("SELECT source, position FROM view_positions WHERE view=?", (name,)))
+                    found = db.execute("SELECT version FROM view_versions WHERE view=?", (name,)).fetchone()
+                    reason = stale(stored, write.expected, write.positions, None if found is None else int(found[0]),
+                                   write.version)
+                    if reason is not None:
+                        refused[name] = reason
+                        continue
+                changes = write.changes.items()
+                db.executemany("DELETE FROM view_rows WHERE view=? AND kind=? AND key=?",
+                               [(name, kind, key) for (kind, key), data in changes if data is None])
+                db.executemany("INSERT OR REPLACE INTO view_rows (view, kind, key, data) VALUES (?,?,?,?)",
+                               [(name, kind, key, data) for (kind, key), data in changes if data is not None])
+                db.executemany("INSERT OR REPLACE INTO view_positions (view, source, position) VALUES (?,?,?)",
+                               [(name, source, at) for source, at in write.positions.items()])
+                db.execute("INSERT OR REPLACE INTO view_versions (view, version) VALUES (?,?)", (name, write.version))
+        return refused
 
     def drop(self, name: str) -> None:
         with self._write() as db:

@@ -8,10 +8,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from ledger.errors import UnavailableError
-from projections.store import StalePositionsError, ViewRow, ViewStore
+from projections.store import EncodingStore, StalePositionsError, ViewRow, ViewStore, Write
 from projections.store.memory import InMemoryViewStore
 from projections.store.postgres import PostgresViewStore
 from projections.store.sqlite import SQLiteViewStore
@@ -238,6 +239,23 @@ def test_encoded_applies_check_expected_positions_too(store: ViewStore) -> None:
     with pytest.raises(StalePositionsError):
         apply_encoded("v", 1, {("k", "a"): b'{"n":9}'}, {"log": 3}, expected={"log": 1})
     assert store.get("v", "k", "a") == {"n": 1} and store.positions("v") == {"log": 2}
+
+
+def test_apply_many_stores_each_view_and_refuses_only_the_stale_one(store: ViewStore) -> None:
+    assert isinstance(store, EncodingStore)  # every store here has it; the runner falls back to one view at a time
+    store.apply("b", 1, {("k", "x"): {"n": 0}}, {"log": 4}, expected={})  # another runner moved b to 4
+    big = {("k", f"r{n:03d}"): orjson.dumps({"n": n}) for n in range(120)}  # PostgreSQL copies this many in
+    refused = store.apply_many([
+        Write("a", 1, big, {"log": 5}, {}),
+        Write("b", 1, {("k", "x"): b'{"n":9}'}, {"log": 5}, {}),  # built from 0: stale
+        Write("c", 2, {("k", "y"): b'{"n":2}', ("k", "z"): None}, {"log": 5}, None),
+        Write("d", 1, {("k", f"s{n:03d}"): orjson.dumps({"m": n}) for n in range(110)}, {"log": 5}, {}),
+    ])
+    assert list(refused) == ["b"] and "log 4" in refused["b"]
+    assert state(store, "b") == ([("k", "x", {"n": 0})], {"log": 4}, 1)  # untouched
+    assert state(store, "a") == ([("k", f"r{n:03d}", {"n": n}) for n in range(120)], {"log": 5}, 1)
+    assert state(store, "c") == ([("k", "y", {"n": 2})], {"log": 5}, 2)
+    assert state(store, "d") == ([("k", f"s{n:03d}", {"m": n}) for n in range(110)], {"log": 5}, 1)
 
 
 def test_workers_are_remembered_per_view_with_when_each_was_last_seen(store: ViewStore) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import ClassVar
@@ -15,6 +15,7 @@ from ledger.errors import InvalidInputError
 from projections import registry
 from projections.base import Handler, ProjectionError, Rows, bump, dispatch
 from projections.runner import ProjectionRunner
+from projections.store import Write
 from projections.store.memory import InMemoryViewStore
 from projections.store.sqlite import SQLiteViewStore
 from tests.integration.projections.support import Hunan
@@ -147,6 +148,46 @@ def test_unknown_projection_names_are_invalid_input(ledger: Ledger, store: InMem
     with pytest.raises(InvalidInputError):
         ProjectionRunner(ledger, store).catch_up(["nonsense"])
 
+
+
+class CountingStore(SQLiteViewStore):
+    """Records which views each ``apply_many`` (one transaction) stored."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.batches: list[list[str]] = []
+
+    def apply_many(self, writes: Sequence[Write]) -> dict[str, str]:
+        self.batches.append(sorted(write.name for write in writes))
+        return super().apply_many(writes)
+
+
+def test_a_catch_up_stores_every_views_batch_in_one_transaction(ledger: Ledger, tmp_path: Path) -> None:
+    seed(ledger)
+    store = CountingStore(tmp_path / "views.db")
+    ProjectionRunner(ledger, store, [Counter(), Partial()]).catch_up()  # empty views: filled in memory
+    h = Hunan(ledger)
+    h.staff(CS, "s2", date(2024, 1, 1))
+    retiree = h.enroll(born=date(1951, 4, 2))
+    h.transfer(retiree, CS, date(2023, 1, 1))
+    h.service(retiree, CS, "v9", "home_visit", date(2024, 3, 1), "s1", 30)
+    failing_seq = ledger.head()
+    h.staff(CS, "s3", date(2024, 1, 1))
+    store.batches.clear()
+    assert ProjectionRunner(ledger, store, [Counter(), Partial()], batch_size=3).catch_up(["partial"]) == 6
+    assert store.batches == [["partial"], ["partial"]]  # one view, two batches of 3
+    with pytest.raises(ProjectionError):  # the counter fails at the service: partial keeps what it applied
+        ProjectionRunner(ledger, store, [Partial(), Counter(fail_on="ServiceDelivered")], batch_size=3).catch_up()
+    assert store.position("counter") == failing_seq - 1 and count(store) == failing_seq - 1  # type: ignore[arg-type]
+    assert store.position("partial") == ledger.head()
+    assert store.get("partial", "seen", "enrolled") == {"seq": failing_seq - 3}
+    Hunan(ledger).staff(CS, "s4", date(2024, 1, 1))
+    Hunan(ledger).staff(CS, "s5", date(2024, 1, 1))
+    store.batches.clear()
+    ProjectionRunner(ledger, store, [Partial(), Counter(fail_on="Enrolled")], batch_size=100).catch_up()
+    assert store.batches == [["counter", "partial"]]  # both views' rows and positions: one commit
+    assert store.position("counter") == store.position("partial") == ledger.head()
+    assert count(store, "StaffJoined") == 5  # type: ignore[arg-type]
 
 
 def test_two_runners_on_one_store_apply_every_event_once(ledger: Ledger, tmp_path: Path) -> None:
