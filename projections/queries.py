@@ -232,5 +232,6 @@ def standards(store: ViewStore, f: Filters) -> list[dict[str, Any]]:
 
 def audit_trail(store: ViewStore, retiree_id: UUID | str) -> list[dict[str, Any]]:
     """Every event of the retiree in log order, without personal fields ([] if unknown)."""
-    prefix = _retiree_key(retiree_id) + "|"
-    return [row.data for row in store.rows(audit_view.NAME, "event", prefix)]
+    retiree, prefix = _retiree_key(retiree_id), _retiree_key(retiree_id) + "|"
+    return [{"seq": int(row.key[len(prefix):]), "retiree_id": retiree, **row.data}
+            for row in store.rows(audit_view.NAME, "event", prefix)]

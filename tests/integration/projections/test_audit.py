@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import orjson
 
 from ledger.application import Ledger
+from ledger.codec import to_plain
+from projections.audit import entry
 from projections.queries import audit_trail
 from tests.integration.projections.support import Hunan, project
 
@@ -41,3 +43,24 @@ def test_every_event_of_the_retiree_in_log_order_without_personal_fields(ledger:
 
 def test_unknown_retiree_has_an_empty_trail(ledger: Ledger) -> None:
     assert audit_trail(project(ledger), "00000000-0000-0000-0000-000000000001") == []
+
+
+def test_the_trail_answers_each_entry_as_to_plain_writes_it_from_rows_without_the_keys_parts(ledger: Ledger) -> None:
+    """The rows keep dates, times and UUIDs for the JSON encoder and leave the seq and the retiree to the
+    key: what the trail answers is still ``entry``, the event's ``to_plain`` form, key for key and in order."""
+    h = Hunan(ledger)
+    h.community(CS)
+    h.staff(CS, "s1", date(2020, 1, 1))
+    a = h.enroll()
+    h.transfer(a, CS, date(2023, 6, 1))
+    h.service(a, CS, "v1", "home_visit", date(2024, 1, 15), "s1", 30)
+    h.adjust(a, "2500", "2600", "2024-03")
+    store = project(ledger)
+    expected = [entry(record.id, ledger.mapper.to_domain_event(record)) for record in ledger.log.select_stream(a)]
+    trail = audit_trail(store, a)
+    assert orjson.dumps(trail) == orjson.dumps(expected)  # same keys, same order, same text
+    assert all(set(row.data) == set(expected[0]) - {"seq", "retiree_id"}
+               for row in store.rows("audit", "event", f"{a}|"))
+    for moment in (datetime(2024, 3, 1, 8, 30, tzinfo=UTC), datetime(2024, 3, 1, 8, 30, 0, 5, UTC),
+                   datetime(2024, 3, 1, 8, 30, tzinfo=timezone(timedelta(hours=8))), date(2024, 2, 29), a):
+        assert orjson.loads(orjson.dumps({"v": moment})) == {"v": to_plain(moment)}
