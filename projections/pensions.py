@@ -20,6 +20,7 @@ pension counts in ``suspended``, not in the total.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import ClassVar
@@ -49,24 +50,45 @@ RUNNING = ("total_monthly_pension", "pensions_in_payment", "suspended")
 MONEY = ("total_monthly_pension", "adjustments_sum")
 
 
-def _in_force(life: Row, at: str) -> dict[str, Amount]:
-    amount, status = life["enrolled_amount"], PensionStatus.ACTIVE.value
-    for effective, new, _previous in life["adjustments"]:
-        if effective <= at:
-            amount = new
-    for effective, kind in life["statuses"]:
-        if effective <= at:
-            status = kind
-    if status == PensionStatus.SUSPENDED:
-        return {"suspended": 1}
-    return {"total_monthly_pension": Decimal(amount), "pensions_in_payment": 1}
+def in_force(life: Row) -> Callable[[str], dict[str, Amount]]:
+    """What the retiree adds at the end of month ``at``: the amount and status in force then, each the
+    last in recorded order of those effective in or before ``at`` (the enrolled amount, active, if
+    none). Built once per life: each lookup is a binary search instead of a pass over the history."""
+    amount_at = _last_recorded(life["adjustments"], 1, life["enrolled_amount"])
+    status_at = _last_recorded(life["statuses"], 1, PensionStatus.ACTIVE.value)
+
+    def value(at: str) -> dict[str, Amount]:
+        if status_at(at) == PensionStatus.SUSPENDED:
+            return {"suspended": 1}
+        return {"total_monthly_pension": Decimal(amount_at(at)), "pensions_in_payment": 1}
+
+    return value
+
+
+def _last_recorded(items: list[list[str]], field: int, default: str) -> Callable[[str], str]:
+    """``at -> items[i][field]`` for the largest index ``i`` whose ``items[i][0] <= at`` (``default`` if none)."""
+    months: list[str] = []
+    latest: list[int] = []  # per distinct month, ascending: the largest index effective by then
+    for index in sorted(range(len(items)), key=lambda i: items[i][0]):
+        best = max(index, latest[-1]) if latest else index
+        if months and months[-1] == items[index][0]:
+            latest[-1] = best
+        else:
+            months.append(items[index][0])
+            latest.append(best)
+
+    def at(month_: str) -> str:
+        found = bisect_right(months, month_)
+        return default if found == 0 else items[latest[found - 1]][field]
+
+    return at
 
 
 def retiree_cells(life: Row) -> Cells:
     """What one retiree adds to the month rows of the communities that managed them."""
     spans = period_stints(life, month)
     changes = [a[0] for a in life["adjustments"]] + [s[0] for s in life["statuses"]]
-    cells = step_cells(spans, lambda at: _in_force(life, at), changes, cell_key)
+    cells = step_cells(spans, in_force(life), changes, cell_key)
     for effective, new, previous in life["adjustments"]:
         community = holder(spans, effective)
         if community is not None:

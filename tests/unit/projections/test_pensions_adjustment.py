@@ -3,6 +3,7 @@ recomputing the retiree's whole contribution (``retiree_cells`` before and after
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from projections.base import Cells, Row, apply_difference, bump_cells
-from projections.pensions import _latest_adjustment_cells, retiree_cells
+from projections.pensions import _latest_adjustment_cells, in_force, retiree_cells
 
 MONTHS = [f"2020-{m:02d}" for m in range(1, 13)] + [f"2021-{m:02d}" for m in range(1, 13)]
 AMOUNTS = ["1000.00", "1250.50", "980.10", "1500.00", "2000.00"]
@@ -78,3 +79,28 @@ def test_amounts_without_two_decimals_take_the_full_recomputation() -> None:
     life = {"placements": [["C1", "2020-01-15"]], "death": None, "enrolled_amount": "1000",
             "adjustments": [], "statuses": []}
     assert _latest_adjustment_cells(life, "2020-05", "1100.00", "1000") is None
+
+
+def folded(life: Row, at: str) -> dict[str, Any]:
+    """The amount and status in force at the end of month ``at``, by folding the whole history in recorded order."""
+    amount, status = life["enrolled_amount"], "active"
+    for effective, new, _ in life["adjustments"]:
+        if effective <= at:
+            amount = new
+    for effective, kind in life["statuses"]:
+        if effective <= at:
+            status = kind
+    if status == "suspended":
+        return {"suspended": 1}
+    return {"total_monthly_pension": Decimal(amount), "pensions_in_payment": 1}
+
+
+@settings(max_examples=400, deadline=None)
+@given(lives(), st.lists(st.tuples(st.sampled_from(MONTHS), st.sampled_from(AMOUNTS), st.sampled_from(AMOUNTS)),
+                         max_size=12))
+def test_what_is_in_force_is_the_last_recorded_of_what_took_effect_by_then(
+        life: Row, more: list[tuple[str, str, str]]) -> None:
+    life = {**life, "adjustments": [*life["adjustments"], *(list(a) for a in more)]}  # ties and reorders
+    value = in_force(life)
+    for at in ["2019-12", *MONTHS, "2022-01"]:
+        assert value(at) == folded(life, at)
