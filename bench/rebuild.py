@@ -14,9 +14,11 @@ one rebuild (tracemalloc, in one extra untimed round, so tracing does not slow t
 
 from __future__ import annotations
 
+import pickle
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -24,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from uuid import UUID, uuid5
+
+import orjson
 
 from bench.paired import Paired, interleaved
 from devtools.demo import END, _Planner
@@ -33,6 +37,7 @@ from ledger.config import Settings
 from ledger.domain.values import NAMESPACE
 from ledger.errors import LedgerError
 from projections.runner import ProjectionRunner
+from projections.split import default_shares
 from projections.store.sqlite import SQLiteViewStore
 
 Report = Callable[[str], None]
@@ -152,25 +157,49 @@ def rebuild_figures(root: Path, events: int | None = None, rounds: int = 5, repo
             return head / (time.perf_counter() - began)
 
         mine, base = interleaved(rounds, ours, theirs)
-        tracemalloc.start()
-        try:
-            rebuild_all(ledger, scratch / "views.db")
-            _, traced = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
     finally:
         ledger.close()
+    try:
+        memory = rebuild_memory(settings, scratch / "views.db")
+    finally:
         shutil.rmtree(scratch, ignore_errors=True)
     figure = Paired(f"rebuild events/s, all views, {head:,} events", "/s", "read + decode only, same log",
-                    mine, base, extra=(("peak_traced_mb", traced / 2**20), ("max_rss_mb", _max_rss_mb()),
-                                       ("share_max_rss_mb", _max_rss_mb(resource.RUSAGE_CHILDREN))))
+                    mine, base, extra=tuple(memory.items()))
     ratios = figure.ratios
     return {"events": head, "rounds": rounds,
             "rebuild": {"median": statistics.median(mine), "min": min(mine), "max": max(mine), "rounds": mine},
             "decode_only": {"median": statistics.median(base), "min": min(base), "max": max(base), "rounds": base},
             "ratio": {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)},
-            "peak_traced_mb": traced / 2**20, "max_rss_mb": _max_rss_mb(),
-            "share_max_rss_mb": _max_rss_mb(resource.RUSAGE_CHILDREN), "figure": figure}
+            **memory, "figure": figure}
+
+
+def rebuild_memory(settings: Settings, views: Path) -> dict[str, float]:
+    """The memory of one more rebuild, run in a fresh process so nothing else this process did (writing the
+    log, other figures' servers) counts: its peak traced Python memory, its peak RSS, the largest share
+    process's peak RSS and, as a bound on all of them at once, its RSS plus every share's at that peak."""
+    probe = subprocess.run([sys.executable, "-c", "from bench.rebuild import memory_probe; memory_probe()"],
+                           input=pickle.dumps((settings, views)), capture_output=True, check=False)
+    if probe.returncode != 0:
+        raise AssertionError(f"the memory probe failed: {probe.stderr.decode(errors='replace')[-2000:]}")
+    found: dict[str, float] = orjson.loads(probe.stdout)
+    return found
+
+
+def memory_probe() -> None:
+    """``rebuild_memory``'s process: one rebuild of every view, its memory as JSON on stdout."""
+    settings, views = pickle.load(sys.stdin.buffer)
+    ledger = Ledger(settings)
+    tracemalloc.start()
+    try:
+        rebuild_all(ledger, views)
+        _, traced = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        ledger.close()
+    own, share = _max_rss_mb(), _max_rss_mb(resource.RUSAGE_CHILDREN)
+    shares = default_shares() if share else 0
+    sys.stdout.buffer.write(orjson.dumps({"peak_traced_mb": traced / 2**20, "max_rss_mb": own,
+                                          "share_max_rss_mb": share, "all_processes_rss_mb": own + shares * share}))
 
 
 def rebuild_figure(home: Path, keys_dir: Path, rounds: int = 5, report: Report = lambda _: None) -> Paired:
