@@ -14,12 +14,14 @@ one rebuild (tracemalloc, in one extra untimed round, so tracing does not slow t
 
 from __future__ import annotations
 
+import os
 import pickle
 import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -37,7 +39,6 @@ from ledger.config import Settings
 from ledger.domain.values import NAMESPACE
 from ledger.errors import LedgerError
 from projections.runner import ProjectionRunner
-from projections.split import default_shares
 from projections.store.sqlite import SQLiteViewStore
 
 Report = Callable[[str], None]
@@ -176,7 +177,7 @@ def rebuild_figures(root: Path, events: int | None = None, rounds: int = 5, repo
 def rebuild_memory(settings: Settings, views: Path) -> dict[str, float]:
     """The memory of one more rebuild, run in a fresh process so nothing else this process did (writing the
     log, other figures' servers) counts: its peak traced Python memory, its peak RSS, the largest share
-    process's peak RSS and, as a bound on all of them at once, its RSS plus every share's at that peak."""
+    process's peak RSS and the peak of all of them together (sampled every 20 ms)."""
     probe = subprocess.run([sys.executable, "-c", "from bench.rebuild import memory_probe; memory_probe()"],
                            input=pickle.dumps((settings, views)), capture_output=True, check=False)
     if probe.returncode != 0:
@@ -189,17 +190,59 @@ def memory_probe() -> None:
     """``rebuild_memory``'s process: one rebuild of every view, its memory as JSON on stdout."""
     settings, views = pickle.load(sys.stdin.buffer)
     ledger = Ledger(settings)
+    together = _TreeRss()
+    together.start()
     tracemalloc.start()
     try:
         rebuild_all(ledger, views)
         _, traced = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
+        together.stop()
         ledger.close()
     own, share = _max_rss_mb(), _max_rss_mb(resource.RUSAGE_CHILDREN)
-    shares = default_shares() if share else 0
     sys.stdout.buffer.write(orjson.dumps({"peak_traced_mb": traced / 2**20, "max_rss_mb": own,
-                                          "share_max_rss_mb": share, "all_processes_rss_mb": own + shares * share}))
+                                          "share_max_rss_mb": share,
+                                          "all_processes_rss_mb": together.peak_mb}))
+
+
+class _TreeRss(threading.Thread):
+    """Samples, every 20 ms, the RSS of this process and its children together (Linux ``/proc``); keeps the peak."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_mb = 0.0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        me = os.getpid()
+        while not self._done.wait(0.02):
+            pids = [me, *(int(pid) for pid in _children(me))]
+            self.peak_mb = max(self.peak_mb, sum(_rss_mb(pid) for pid in pids))
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def _children(pid: int) -> list[str]:
+    """The processes any thread of ``pid`` started."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += (task / "children").read_text().split()
+        except OSError:
+            continue
+    return found
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # gone meanwhile
+        return 0.0
+    found = next((line for line in status.splitlines() if line.startswith("VmRSS:")), None)
+    return 0.0 if found is None else int(found.split()[1]) / 1024
 
 
 def rebuild_figure(home: Path, keys_dir: Path, rounds: int = 5, report: Report = lambda _: None) -> Paired:

@@ -41,7 +41,8 @@ def test_the_figures_are_medians_and_spreads_of_interleaved_rounds(tmp_path: Pat
     assert isinstance(figures["peak_traced_mb"], float) and figures["peak_traced_mb"] > 0
     assert isinstance(figures["max_rss_mb"], float) and figures["max_rss_mb"] > 0
     assert isinstance(figures["share_max_rss_mb"], float) and figures["share_max_rss_mb"] >= 0
-    assert figures["all_processes_rss_mb"] >= figures["max_rss_mb"]  # a fresh process's, shares included
+    together = figures["all_processes_rss_mb"]  # a fresh process and its shares, sampled: never above their peaks
+    assert isinstance(together, float) and 0 < together <= figures["max_rss_mb"] + 16 * figures["share_max_rss_mb"]
     figure = figures["figure"]
     assert isinstance(figure, Paired) and figure.median[2] == ratio["median"]
     assert dict(figure.extra)["peak_traced_mb"] == figures["peak_traced_mb"]
