@@ -7,9 +7,10 @@ events take minutes, not hours. ``rebuild_figures`` then runs, interleaved ``rou
 same log, a rebuild of every registered view into a fresh SQLite view store and the ceiling: reading
 and decoding every event (decryption included) and nothing else, in one process. The rebuild splits
 the streams across as many processes as there are usable cores (``projections.split``), as
-``ledger projections rebuild`` does. Peak memory is what this process reached (``resource.getrusage``
-max RSS), what the largest share process reached, and what Python allocated in this process during
-one rebuild (tracemalloc, in one extra untimed round, so tracing does not slow the timed ones).
+``ledger projections rebuild`` does. Peak memory is measured in one extra untimed rebuild in a fresh
+process (``rebuild_memory``, so tracing does not slow the timed rounds and nothing else this process
+did counts): its peak RSS, the largest share process's, all of them together (sampled every 20 ms)
+and what Python allocated in it (tracemalloc).
 """
 
 from __future__ import annotations

@@ -4,10 +4,10 @@ The log comes from a ``LogSource`` (``projections.sources``): the embedded log, 
 topic read straight from the broker with one position per partition. For each batch of records
 and each view behind them, the view's changed rows and the positions of every source the batch
 advanced are written in one transaction (the views of a batch all in ONE, through the store's
-``apply_many``, each still a compare-and-set; else one ``ViewStore.apply`` per view), so every event is
-applied to every view exactly once, whenever the process stops. A view whose ``evolve`` raises stops the runner:
-the events before it are stored, its positions stay just before the failing event, and
-``ProjectionError`` names the view, the ``seq`` and the event type (never log-and-skip).
+``apply_many``, each still a compare-and-set; else one ``ViewStore.apply`` per view), so every event
+is applied to every view exactly once, whenever the process stops. A view whose ``evolve`` raises
+stops the runner: the events before it are stored, its positions stay just before the failing event,
+and ``ProjectionError`` names the view, the ``seq`` and the event type (never log-and-skip).
 
 A rebuild replays the whole log into a shadow view (``NAME~rebuild``) while the live view keeps
 answering queries, then swaps it in atomically. On the embedded log with a SQLite view store, a long
