@@ -39,11 +39,11 @@ from ledger.application import Ledger
 from ledger.errors import InvalidInputError, ProjectionError
 from projections import registry
 from projections.base import Projection, handlers_of
-from projections.rows import BatchRows, Encoded, RebuildRows, ShareRows
+from projections.rows import BatchRows, RebuildRows, ShareRows
 from projections.shards import Sharded, shared_kinds
 from projections.sources import PARTITION_PREFIX, SETTLE_S, LogSource, SourcedRecord, partition_source, source_for
-from projections.split import SPLIT_MIN, can_split, check_shares, default_shares, rebuild_split
-from projections.store import StalePositionsError, ViewStore, Write
+from projections.split import SPILL_BYTES, SPLIT_MIN, can_split, check_shares, default_shares, rebuild_split
+from projections.store import EncodedChanges, StalePositionsError, ViewStore, Write
 from projections.store.sqlite import SQLiteViewStore
 
 Progress = Callable[[int, int], None]
@@ -237,7 +237,8 @@ class ProjectionRunner:
     def _rebuild(self, chosen: list[Projection], progress: Progress | None, shares: int) -> int:
         if (shares > 1 and self._owns_source and isinstance(self._store, SQLiteViewStore)
                 and can_split(self._ledger, chosen) and self._ledger.head() >= self._split_min):
-            bounds = (self._rebuild_rows, self._rebuild_bytes // shares, self._rebuild_batch)  # bytes: in all
+            spill = min(self._rebuild_bytes // shares, SPILL_BYTES)  # bytes: in all, and each share's small
+            bounds = (self._rebuild_rows, spill, self._rebuild_batch)
             return rebuild_split(self._ledger, self._store, chosen, shares, progress, bounds)
         for p in chosen:
             self._store.drop(p.name + SHADOW_SUFFIX)
@@ -402,7 +403,7 @@ class ProjectionRunner:
         target.seq = target.pending_seq
         target.pending = {}
 
-    def _write(self, target: _Target, changes: Encoded) -> None:
+    def _write(self, target: _Target, changes: EncodedChanges) -> None:
         version, expected = target.projection.version, dict(target.positions)
         apply_encoded = getattr(self._store, "apply_encoded", None)
         if apply_encoded is not None:

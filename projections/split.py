@@ -53,6 +53,10 @@ from projections.store.sqlite import SQLiteViewStore
 Progress = Callable[[int, int], None]
 SPLIT_MIN = 50_000
 """Below this many events a rebuild runs in one process (starting the others costs ~0.5 s)."""
+SPILL_BYTES = 2 << 20
+"""At most this many bytes of a share's rows of unread kinds (the audit trail's) wait in memory before they
+are spilled to its scratch file. A larger buffer is no faster (the file has no journal), and each MB of
+it cost a share about 2.5 MB at its peak at a million events: the holes it leaves in Python's memory stay."""
 
 
 def check_shares(shares: int | None) -> None:

@@ -51,7 +51,7 @@ class ScratchStore(EncodingStore):
         for statement in SCHEMA:
             self._db.execute(statement)
         self._indexed = False
-        self._last: dict[str, dict[tuple[str, str], bytes | None]] = {}  # the last write of each view, held
+        self._last: dict[str, EncodedChanges] = {}  # the last write of each view, held as handed over
 
     def position(self, name: str, source: str = LOG_SOURCE) -> int:
         return self.positions(name).get(source, 0)
@@ -77,7 +77,8 @@ class ScratchStore(EncodingStore):
 
     def rows(self, name: str, kind: str | None = None, prefix: str = "") -> list[ViewRow]:
         latest = {(k, key): data for k, key, data in self._db.execute(
-            f"SELECT kind, key, data FROM ({LATEST}) WHERE view=?", (name,))} | self._last.get(name, {})
+            f"SELECT kind, key, data FROM ({LATEST}) WHERE view=?", (name,))}
+        latest.update(self._last.get(name, {}))
         return [ViewRow(k, key, orjson.loads(data)) for (k, key), data in sorted(latest.items())
                 if data is not None and (kind is None or k == kind) and key.startswith(prefix)]
 
@@ -88,7 +89,8 @@ class ScratchStore(EncodingStore):
         self, name: str, version: int, changes: EncodedChanges, position: int | Mapping[str, int],
         source: str = LOG_SOURCE, *, expected: Mapping[str, int] | None = None,
     ) -> None:
-        """Holds the writes, appending the view's write before them (no compare-and-set: one writer)."""
+        """Holds the writes, appending the view's write before them (no compare-and-set: one writer). The
+        writes are held as handed over, not copied: the share's runner gives them away."""
         positions = {source: position} if isinstance(position, int) else dict(position)
         db = self._db
         db.execute("BEGIN")
@@ -96,7 +98,7 @@ class ScratchStore(EncodingStore):
         if before:
             db.executemany("INSERT INTO staged (view, kind, key, data) VALUES (?,?,?,?)",
                            [(name, kind, key, data) for (kind, key), data in before.items()])
-        self._last[name] = dict(changes)
+        self._last[name] = changes
         db.executemany("INSERT OR REPLACE INTO positions VALUES (?,?,?)",
                        [(name, source, at) for source, at in positions.items()])
         db.execute("INSERT OR REPLACE INTO versions VALUES (?,?)", (name, version))
@@ -110,14 +112,14 @@ class ScratchStore(EncodingStore):
         db.execute(  # only the keys are sorted; the rows are fetched by rowid, in that order
             "INSERT INTO done SELECT s.view, s.kind, s.key, s.data FROM (SELECT max(n) AS n FROM staged "
             "GROUP BY view, kind, key) AS latest JOIN staged AS s ON s.n = latest.n WHERE s.data IS NOT NULL")
-        for name, changes in sorted(self._last.items()):  # the latest writes of all: in key order, they win
-            written = sorted(changes.items())
+        for name in sorted(self._last):  # the latest writes of all: in key order, they win
+            changes = self._last.pop(name)  # let each view's rows go once written
+            keys = sorted(changes)  # only the keys are listed: no row tuples beside the rows held
             db.executemany("INSERT OR REPLACE INTO done VALUES (?,?,?,?)",
-                           [(name, kind, key, data) for (kind, key), data in written if data is not None])
+                           ((name, kind, key, data) for kind, key in keys if (data := changes[kind, key]) is not None))
             db.executemany("DELETE FROM done WHERE view=? AND kind=? AND key=?",
-                           [(name, kind, key) for (kind, key), data in written if data is None])
+                           ((name, kind, key) for kind, key in keys if changes[kind, key] is None))
         db.execute("COMMIT")
-        self._last = {}
 
     def drop(self, name: str) -> None:
         self._last.pop(name, None)

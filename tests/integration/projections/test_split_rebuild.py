@@ -20,7 +20,7 @@ from ledger.config import Settings
 from ledger.errors import InvalidInputError, ProjectionError
 from ledger.eventlog.base import stream_share
 from projections import registry
-from projections.rows import ShareRows
+from projections.rows import ByKind, ShareRows
 from projections.runner import ProjectionRunner
 from projections.shards import SHARD, shared_kinds, summed
 from projections.split import ShareSource
@@ -298,3 +298,35 @@ def test_share_rows_spill_unread_kinds_and_keep_read_ones_to_the_end(tmp_path: P
     assert not rows.full and rows.take() == {}
     assert rows.take(final=True) == {("retiree", "a"): b'{"n":2}'}
     scratch.close()
+
+
+def test_share_rows_past_twice_the_bound_hand_everything_over_and_read_it_back(tmp_path: Path) -> None:
+    scratch = ScratchStore(tmp_path / "share.db")
+    rows = ShareRows(scratch, "v", bound=2, bytes_bound=1 << 20, shared=frozenset(), shard="0")
+    rows.put("event", "x", {"v": 1})  # not read yet: waits to be spilled
+    assert rows.get("event", "x") == {"v": 1}  # read from the spill; from now on "event" rows stay in memory
+    rows.put("event", "x", {"v": 2})
+    for n in range(4):
+        assert rows.get("retiree", str(n)) is None
+        rows.put("retiree", str(n), {"n": n})
+    assert rows.pending == 6 and rows.full  # 5 rows kept > 2 * bound
+    handed = rows.take()
+    assert dict(handed) == {("event", "x"): b'{"v":2}', **{("retiree", str(n)): b'{"n":%d}' % n for n in range(4)}}
+    scratch.apply_encoded("v", 1, handed, {"log": 1})
+    scratch.apply_encoded("v", 1, {}, {"log": 2})  # push the held write out to the file
+    assert rows.pending == 0
+    assert rows.get("retiree", "3") == {"n": 3}  # no longer in memory: read back from the store
+    rows.put("retiree", "3", {"n": 30})  # "retiree" is still a read kind: kept in memory again
+    assert rows.take() == {} and rows.take(final=True) == {("retiree", "3"): b'{"n":30}'}
+    scratch.close()
+
+
+def test_rows_held_by_kind_read_as_a_mapping_by_kind_and_key() -> None:
+    held = ByKind({"retiree": {"a": b"{}", "b": None}, "month": {}, "staff": {"s": b"[]"}})
+    assert len(held) == 3
+    assert list(held) == [("retiree", "a"), ("retiree", "b"), ("staff", "s")]
+    assert held["retiree", "b"] is None and held.get(("staff", "s")) == b"[]"
+    assert held.get(("month", "x"), b"absent") == b"absent" and ("nothing", "a") not in held
+    with pytest.raises(KeyError):
+        held["retiree", "c"]
+    assert held == {("retiree", "a"): b"{}", ("retiree", "b"): None, ("staff", "s"): b"[]"}
