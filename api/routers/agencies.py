@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.appending import append
 from api.deps import AgencyWriterDep, CallerDep, IdempotencyKeyDep, LedgerDep
-from api.presenters import event_out
+from api.presenters import events_response
 from api.responses import AppendedOut, EventOut, problems
 from api.schemas import AgencyEventIn
 from ledger.access import Resource
@@ -54,9 +55,13 @@ def get_agency(area: AreaPath, ledger: LedgerDep, caller: CallerDep) -> dict[str
     return {"id": str(agency.id), "version": agency.version, **to_plain(state)}
 
 
-@router.get("/{area}/history")
-def agency_history(area: AreaPath, ledger: LedgerDep, caller: CallerDep) -> list[EventOut]:
+@router.get("/{area}/history", response_model=list[EventOut])
+async def agency_history(area: AreaPath, ledger: LedgerDep, caller: CallerDep) -> Response:
     """Every event of the agency, in order."""
-    caller.check_read(Resource.AGENCY, agency_area=area)
-    ledger.agency(area)
-    return [event_out(entry, caller) for entry in ledger.history(agency_uuid(area))]
+
+    def page() -> Response:
+        caller.check_read(Resource.AGENCY, agency_area=area)
+        ledger.agency(area)
+        return events_response(ledger.history(agency_uuid(area)), caller)
+
+    return await run_in_threadpool(page)

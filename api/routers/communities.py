@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.appending import append
 from api.auth import Caller
 from api.deps import AgencyWriterDep, CallerDep, CommunityWriterDep, IdempotencyKeyDep, LedgerDep
-from api.presenters import community_state, event_out
+from api.presenters import community_state, events_response
 from api.responses import AppendedOut, EventOut, problems
 from api.schemas import CODE_PATTERN, CommunityEventIn, RegisterCommunityIn
 from ledger.access import Resource
@@ -70,8 +71,12 @@ def get_community(code: CodePath, ledger: LedgerDep, caller: CallerDep) -> dict[
     return community_state(readable_community(ledger, code, caller, Resource.COMMUNITY), caller)
 
 
-@router.get("/{code}/history")
-def community_history(code: CodePath, ledger: LedgerDep, caller: CallerDep) -> list[EventOut]:
+@router.get("/{code}/history", response_model=list[EventOut])
+async def community_history(code: CodePath, ledger: LedgerDep, caller: CallerDep) -> Response:
     """Every event of the community, in order."""
-    readable_community(ledger, code, caller, Resource.HISTORY)
-    return [event_out(entry, caller) for entry in ledger.history(community_uuid(code))]
+
+    def page() -> Response:
+        readable_community(ledger, code, caller, Resource.HISTORY)
+        return events_response(ledger.history(community_uuid(code)), caller)
+
+    return await run_in_threadpool(page)

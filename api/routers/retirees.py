@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.appending import append
 from api.auth import Caller
@@ -29,7 +30,7 @@ from api.deps import (
     StoreDep,
     WriterDep,
 )
-from api.presenters import event_out, retiree_state
+from api.presenters import events_response, retiree_state
 from api.reading import MinSeq, caught_up
 from api.responses import AppendedOut, DirectoryEntryOut, EventOut, RetireeFoundOut, RetireesPageOut, problems
 from api.schemas import CODE_PATTERN, UUID_PATTERN, CanonicalUuid, EnrollIn, IsoDate, LookupIn, RetireeEventIn
@@ -150,16 +151,15 @@ NEXT_LINK = {"Link": {"description": 'the next page (RFC 8288, rel="next"); abse
                       "schema": {"type": "string"}}}
 
 
-@router.get("/{retiree_id}/history", responses={200: {"headers": NEXT_LINK}})
-def retiree_history(
+@router.get("/{retiree_id}/history", response_model=list[EventOut], responses={200: {"headers": NEXT_LINK}})
+async def retiree_history(
     retiree_id: RetireeIdPath,
     ledger: LedgerDep,
     caller: CallerDep,
     request: Request,
-    response: Response,
     after_version: Annotated[int, Query(ge=0, le=10**9, description="return events with version > after_version")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000, description="at most this many events")] = 100,
-) -> list[EventOut]:
+) -> Response:
     """The retiree's events in version order, with seq, version, author, event id and hashes, a page at a time.
 
     At most ``limit`` events (default 100, at most 1000) with a version above ``after_version``
@@ -167,10 +167,15 @@ def retiree_history(
     ``Link: </v1/retirees/{retiree_id}/history?after_version=V&limit=L>; rel="next"``, where V is the
     last version of this page; the last page has no ``Link``. Past the last version the list is empty.
     """
-    readable_retiree(ledger, retiree_id, caller, Resource.HISTORY)
-    entries = ledger.history(retiree_id, after_version=after_version, limit=limit + 1)  # one more: is there a next?
-    if len(entries) > limit:
-        entries = entries[:limit]
-        query = urlencode({"after_version": entries[-1].version, "limit": limit})
-        response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
-    return [event_out(entry, caller) for entry in entries]
+
+    def page() -> Response:  # on the thread pool (api.presenters.events_response)
+        readable_retiree(ledger, retiree_id, caller, Resource.HISTORY)
+        entries = ledger.history(retiree_id, after_version=after_version, limit=limit + 1)  # one more: a next?
+        headers = None
+        if len(entries) > limit:
+            entries = entries[:limit]
+            query = urlencode({"after_version": entries[-1].version, "limit": limit})
+            headers = {"Link": f'<{request.url.path}?{query}>; rel="next"'}
+        return events_response(entries, caller, headers)
+
+    return await run_in_threadpool(page)

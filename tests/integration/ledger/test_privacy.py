@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import orjson
 import pytest
 
 from api.auth import Caller
-from api.presenters import community_state, event_out, retiree_state
+from api.presenters import community_state, event_out, events_json, retiree_state
+from devtools.demo import generate
 from ledger import commands as c
 from ledger.access import Principal, Role, Scope
 from ledger.application import Ledger
@@ -63,3 +66,14 @@ def test_every_read_path_withholds_the_same_personal_fields(ledger: Ledger, serv
         assert not set(facts) & personal_fields(item.type)
         assert set(facts) == set(item.data) - personal_fields(item.type)
         assert withheld(redact_event(item.type, item.data)) == set(personal_fields(item.type))
+
+
+@pytest.mark.parametrize("role", ["dev", "auditor"])
+def test_history_written_by_orjson_equals_the_event_models_field_for_field(ledger: Ledger, role: str) -> None:
+    generate(ledger, retirees=8, seed=4)
+    entries = [ledger.entry(record) for record in ledger.read_log(0, 10_000)]
+    values = [value for e in entries for value in e.data.values()]
+    assert {Decimal, date} <= {type(value) for value in values}  # what orjson writes itself, or by default=
+    caller = CALLERS[role]
+    written = events_json(entries, caller)  # GET /retirees/{id}/history
+    assert orjson.loads(written) == [event_out(item, caller).model_dump() for item in entries]
