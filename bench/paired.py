@@ -13,7 +13,7 @@ import socket
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -28,12 +28,19 @@ GoalKind = Literal["ratio_at_least", "ratio_at_most", "ledger_below"]
 
 @dataclass(frozen=True)
 class Goal:
-    """What the median must reach: a ratio floor or ceiling, or an absolute ceiling on the ledger's value."""
+    """What the median must reach: a ratio floor or ceiling, or an absolute ceiling on the ledger's value;
+    with ``bound``, also a ceiling on one of the figure's ``extra`` values (the rebuild's memory)."""
 
     kind: GoalKind
     value: float
+    bound: tuple[str, float] | None = None
 
-    def met(self, ledger: float, ratio: float) -> bool:
+    def met(self, ledger: float, ratio: float, extra: Mapping[str, float] | None = None) -> bool:
+        if self.bound is not None:
+            name, ceiling = self.bound
+            found = (extra or {}).get(name)
+            if found is None or not found < ceiling:  # not measured: not met
+                return False
         if self.kind == "ratio_at_least":
             return ratio >= self.value
         if self.kind == "ratio_at_most":
@@ -41,8 +48,9 @@ class Goal:
         return ledger < self.value
 
     def describe(self, unit: str) -> str:
-        return {"ratio_at_least": f"≥ {self.value:g}x", "ratio_at_most": f"≤ {self.value:g}x",
+        text = {"ratio_at_least": f"≥ {self.value:g}x", "ratio_at_most": f"≤ {self.value:g}x",
                 "ledger_below": f"< {self.value:g} {unit}"}[self.kind]
+        return text if self.bound is None else f"{text}, {self.bound[0]} < {self.bound[1]:g}"
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ class Paired:
         if self.goal is None:
             return None
         ledger, _, ratio = self.median
-        return self.goal.met(ledger, ratio)
+        return self.goal.met(ledger, ratio, dict(self.extra))
 
     def with_goal(self, goal: Goal) -> Paired:
         return replace(self, goal=goal)

@@ -12,12 +12,13 @@ spread. The baselines are ceilings, not rivals:
 * history: the first page of a 500-event retiree over HTTP (goal: p99 under 10 ms), beside the whole
   history in one answer;
 * rebuild of every view over a log of ``Scale.events`` events vs a loop that only reads and decodes
-  the same events (``bench.rebuild``);
+  the same events (``bench.rebuild``); its goal also bounds the peak memory of all its processes at once;
 * verify over the same log vs a bare loop computing the same chain hashes over the same rows (the
   goal), and beside a bare loop computing the chain hashes and the Merkle tree head in one process;
 * bulk: an annual adjustment through ``POST /v1/batches`` vs ``Ledger.handle_many`` in-process;
-* Kafka (``--log kafka://…``): 32 writers vs 32 raw kafka-python threads (acks=all), and vs a raw
-  transactional producer with the ledger's own records per transaction (``bench.kafka_raw``).
+* Kafka (``--log kafka://…``): 32 writers vs a raw transactional producer with the ledger's own records
+  per transaction (the goal: the issue sets it against "raw kafka-python, same records per transaction"),
+  and beside 32 raw kafka-python threads without transactions (acks=all; no goal of its own), ``bench.kafka_raw``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ GOALS: dict[str, Goal] = {
     "appends": Goal("ratio_at_least", 1.0),
     "http": Goal("ratio_at_least", 0.9),
     "history": Goal("ledger_below", 10.0),
-    "rebuild": Goal("ratio_at_least", 0.5),
+    "rebuild": Goal("ratio_at_least", 0.5, bound=("all_processes_rss_mb", 500)),  # peak, all its processes
     "verify": Goal("ratio_at_least", 0.7),
     "bulk": Goal("ratio_at_least", 0.7),
     "kafka": Goal("ratio_at_least", 0.5),
@@ -176,7 +177,8 @@ def kafka_figures(root: Path, log_url: str, scale: Scale, report: Report) -> lis
 
     figures = kafka_raw.figures(root / "kafka", log_url, writers=scale.kafka_writers,
                                 per_writer=scale.kafka_per_writer, rounds=scale.rounds, report=report)
-    return [f.with_goal(GOALS["kafka_p99"] if f.unit == "ms" else GOALS["kafka"]) for f in figures]
+    plain, batched, p99 = figures  # the goal is set against transactions of the same records; plain threads beside
+    return [plain, batched.with_goal(GOALS["kafka"]), p99.with_goal(GOALS["kafka_p99"])]
 
 
 def run(root: Path, log_url: str | None = None, scale: Scale | None = None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bench.paired import Goal, Paired, interleaved, p99_ms
@@ -40,3 +42,13 @@ def test_p99_is_the_sample_at_the_99th_percentile_rank_in_ms() -> None:
     latencies = [n / 1000 for n in range(1, 101)]
     assert p99_ms(latencies) == pytest.approx(100.0)
     assert p99_ms([*latencies[:99], 0.0]) == pytest.approx(99.0)
+
+
+def test_a_goal_with_a_bound_also_needs_that_companion_figure_under_it() -> None:
+    goal = Goal("ratio_at_least", 0.5, bound=("all_processes_rss_mb", 500))
+    figure = Paired("rebuild", "/s", "base", [6, 6, 6], [10, 10, 10]).with_goal(goal)
+    assert figure.met is False  # the memory was not measured: not met
+    assert replace(figure, extra=(("all_processes_rss_mb", 434.0),)).met is True
+    assert replace(figure, extra=(("all_processes_rss_mb", 500.0),)).met is False
+    assert replace(figure, ledger=[4, 4, 4], extra=(("all_processes_rss_mb", 434.0),)).met is False
+    assert goal.describe("/s") == "≥ 0.5x, all_processes_rss_mb < 500"
