@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import resource
 import shutil
 import statistics
 import subprocess
@@ -115,13 +114,6 @@ def rebuild_all(ledger: Ledger, views: Path, shares: int | None = None) -> int:
         store.close()
 
 
-def _max_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
-    """Peak resident memory of this process (or, with ``RUSAGE_CHILDREN``, of the largest process it waited
-    for: a split rebuild's share processes)."""
-    peak = resource.getrusage(who).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
 def bench_log(root: Path, events: int | None, report: Report, keys_dir: Path | None = None) -> tuple[Settings, Path]:
     """The settings of the log at ``root`` (written first with ``build_log`` when ``events`` is given) and an
     empty scratch folder beside it for the rebuilt views."""
@@ -201,29 +193,39 @@ def memory_probe() -> None:
         tracemalloc.stop()
         together.stop()
         ledger.close()
-    own, share = _max_rss_mb(), _max_rss_mb(resource.RUSAGE_CHILDREN)
+    # Peaks from /proc's VmHWM, not getrusage: a process started by fork keeps, in ru_maxrss, the peak of
+    # the image it replaced at exec (in a whole bench run, the bench process's 800 MB).
+    own = _status_mb(os.getpid(), "VmHWM")
     sys.stdout.buffer.write(orjson.dumps({"peak_traced_mb": traced / 2**20, "max_rss_mb": own,
-                                          "share_max_rss_mb": share,
+                                          "share_max_rss_mb": together.child_peak_mb,
                                           "all_processes_rss_mb": together.peak_mb}))
 
 
 class _TreeRss(threading.Thread):
-    """Samples, every 20 ms, the RSS of this process and its children together (Linux ``/proc``); keeps the peak."""
+    """Samples, every 20 ms, the RSS of this process and its children together (Linux ``/proc``) and keeps
+    the peak; also the largest child's own peak (its ``VmHWM``, as last seen before it ended)."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.peak_mb = 0.0
+        self.child_peak_mb = 0.0
         self._done = threading.Event()
 
     def run(self) -> None:
-        me = os.getpid()
         while not self._done.wait(0.02):
-            pids = [me, *(int(pid) for pid in _children(me))]
-            self.peak_mb = max(self.peak_mb, sum(_rss_mb(pid) for pid in pids))
+            self._sample()
+
+    def _sample(self) -> None:
+        me = os.getpid()
+        children = [int(pid) for pid in _children(me)]
+        self.peak_mb = max(self.peak_mb, sum(_status_mb(pid, "VmRSS") for pid in [me, *children]))
+        self.child_peak_mb = max([self.child_peak_mb, *(_status_mb(pid, "VmHWM") for pid in children)])
 
     def stop(self) -> None:
+        """Stops sampling, after one last sample (a rebuild shorter than one period still gets one)."""
         self._done.set()
         self.join()
+        self._sample()
 
 
 def _children(pid: int) -> list[str]:
@@ -237,12 +239,13 @@ def _children(pid: int) -> list[str]:
     return found
 
 
-def _rss_mb(pid: int) -> float:
+def _status_mb(pid: int, field: str) -> float:
+    """A memory field of ``/proc/PID/status`` (``VmRSS``: resident now, ``VmHWM``: its peak), in MB."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:  # gone meanwhile
         return 0.0
-    found = next((line for line in status.splitlines() if line.startswith("VmRSS:")), None)
+    found = next((line for line in status.splitlines() if line.startswith(field + ":")), None)
     return 0.0 if found is None else int(found.split()[1]) / 1024
 
 

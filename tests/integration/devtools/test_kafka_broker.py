@@ -8,6 +8,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -113,6 +114,20 @@ def test_the_script_controls_one_broker_from_separate_processes(tmp_path: Path) 
     assert (after.returncode, after.stdout.strip(), status(Path(home))) == (1, "not running", None)
 
 
+def described_partition(admin: KafkaAdminClient, topic: str, isr: int, timeout_s: float = 30) -> dict[str, Any]:
+    """The topic's first partition as the cluster describes it, once ``isr`` replicas are in sync. A new
+    topic's metadata reaches the other nodes a moment after its creation: the node asked may not know it
+    yet (no partitions) or not yet list every follower in sync."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = admin.describe_topics([topic])
+        partitions = found[0]["partitions"] if found else []
+        if (partitions and len(partitions[0]["isr_nodes"]) >= isr) or time.monotonic() > deadline:
+            assert partitions, f"the cluster never described topic {topic}"
+            return partitions[0]  # type: ignore[no-any-return]
+        time.sleep(0.2)
+
+
 def test_up_with_three_nodes_runs_a_replicated_cluster_that_down_stops(tmp_path: Path) -> None:
     home = tmp_path / "home"
     bootstrap = up(home, nodes=3)
@@ -121,7 +136,7 @@ def test_up_with_three_nodes_runs_a_replicated_cluster_that_down_stops(tmp_path:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
         try:
             admin.create_topics({"replicated": {"num_partitions": 1, "replication_factor": 3}}, wait_for_metadata=True)
-            partition = admin.describe_topics(["replicated"])[0]["partitions"][0]
+            partition = described_partition(admin, "replicated", isr=3)
         finally:
             admin.close()
         assert sorted(partition["isr_nodes"]) == [1, 2, 3]
